@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"xgate/config"
+	"xgate/transports"
+)
+
+// builtTransport is one enabled transport with its component settings.
+type builtTransport struct {
+	common    config.Component
+	transport transports.Transport
+}
+
+// deps is what a transport builder may use: the whole config (for http.public_url
+// and xmpp.domain), a logger, and the operator HTTP mux for webhooks.
+type deps struct {
+	cfg *config.Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// builders make each transport from its config section; each lives in its own
+// file (transport_<name>.go). A builder returns nil when its section is absent.
+func builders() []func(d deps) (*builtTransport, error) {
+	return []func(d deps) (*builtTransport, error){buildIRC, buildSMS, buildEmail, buildWebhook}
+}
+
+// enabledTransports names the transports whose sections are present.
+func enabledTransports(cfg *config.Config) string {
+	var names []string
+	for _, sec := range cfg.Transports.Enabled() {
+		names = append(names, sec.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// buildTransports makes every enabled transport and mounts its HTTP handlers.
+func buildTransports(cfg *config.Config, log *slog.Logger, mux *http.ServeMux) ([]builtTransport, error) {
+	d := deps{cfg: cfg, log: log, mux: mux}
+	var out []builtTransport
+	for _, build := range builders() {
+		b, err := build(d)
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			out = append(out, *b)
+		}
+	}
+	return out, nil
+}
+
+// notImplemented is the answer of a transport whose package has not landed yet.
+func notImplemented(name string) error {
+	return fmt.Errorf("transports.%s: this transport is not implemented in xgate %s yet; remove the section", name, version)
+}
