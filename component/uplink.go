@@ -78,36 +78,68 @@ func (g *Gateway) Send(ctx context.Context, r xml.TokenReader) error {
 	return g.out.Send(ctx, r)
 }
 
-// Receipt sends the XEP-0184 <received/> for the outbound message m, from the
-// contact to the user's full JID. Nothing is sent when the user did not ask
-// for a receipt (XEP-0184 forbids unsolicited ones) or m has no id.
+// Receipt queues the XEP-0184 <received/> for the outbound message m, from the
+// contact to the user's full JID, in the inbox: it reaches the user even if the
+// stream is down now. Nothing is sent when the user did not ask for a receipt
+// (XEP-0184 forbids unsolicited ones) or m has no id.
 func (g *Gateway) Receipt(ctx context.Context, m transports.Message) error {
 	if !m.WantReceipt || m.ID == "" {
 		return nil
 	}
-	from, to, err := g.replyAddrs(m)
-	if err != nil {
-		return err
-	}
-	msg := stanza.Message{XMLName: xml.Name{Local: "message"}, ID: g.newID(), From: from, To: to, Type: msgType(m.Type)}
-	return g.out.Send(ctx, msg.Wrap(emptyElement(xml.Name{Space: nsReceipts, Local: "received"}, attr("id", m.ID))))
+	return g.queueNotice(ctx, m, &transports.Notice{Kind: transports.NoticeReceipt})
 }
 
-// Fail tells the sender of the outbound message m that it failed: a message
-// error with the original id, from the contact to the user's full JID, with
-// the condition and text of err (transports.ErrorOf).
+// Fail queues, in the inbox, a message error for the sender of the outbound
+// message m: the original id, from the contact to the user's full JID, with the
+// condition and text of err (transports.ErrorOf).
 func (g *Gateway) Fail(ctx context.Context, m transports.Message, cause error) error {
+	cond, text := transports.ErrorOf(cause)
+	n := &transports.Notice{Kind: transports.NoticeError, Condition: cond, Text: text}
+	n.Wait = transports.IsTemporary(cause) && stanza.Condition(cond) == stanza.RemoteServerTimeout
+	return g.queueNotice(ctx, m, n)
+}
+
+// queueNotice stores a notice about the outbound message m in the inbox,
+// deduplicated per (kind, user, stanza id) so that a network repeating its
+// status callback tells the user once.
+func (g *Gateway) queueNotice(ctx context.Context, m transports.Message, n *transports.Notice) error {
 	from, to, err := g.replyAddrs(m)
 	if err != nil {
 		return err
 	}
-	cond, text := transports.ErrorOf(cause)
-	e := newError(stanza.Condition(cond), text)
-	if transports.IsTemporary(cause) && e.Condition == stanza.RemoteServerTimeout {
+	note := transports.Message{ID: m.ID, From: from.String(), To: to.String(), Type: m.Type, Notice: n}
+	if m.ID != "" {
+		note.RemoteID = "xgate-" + n.Kind + ":" + to.Bare().String() + ":" + m.ID
+	}
+	_, err = g.Receive(ctx, note)
+	return err
+}
+
+// noticeStanza renders a queued receipt or error notice.
+func (g *Gateway) noticeStanza(m transports.Message) (xml.TokenReader, error) {
+	from, err := jid.Parse(m.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := jid.Parse(m.To)
+	if err != nil {
+		return nil, err
+	}
+	n := m.Notice
+	if n.Kind == transports.NoticeReceipt {
+		msg := stanza.Message{XMLName: xml.Name{Local: "message"}, ID: "r-" + m.ID, From: from, To: to, Type: msgType(m.Type)}
+		return msg.Wrap(emptyElement(xml.Name{Space: nsReceipts, Local: "received"}, attr("id", m.ID))), nil
+	}
+	cond := n.Condition
+	if cond == "" {
+		cond = "undefined-condition"
+	}
+	e := newError(stanza.Condition(cond), n.Text)
+	if n.Wait {
 		e.Type = stanza.Wait
 	}
 	msg := stanza.Message{XMLName: xml.Name{Local: "message"}, ID: m.ID, From: from, To: to, Type: stanza.ErrorMessage}
-	return g.out.Send(ctx, msg.Wrap(e.TokenReader()))
+	return msg.Wrap(e.TokenReader()), nil
 }
 
 // replyAddrs are the addresses of a stanza about the outbound message m:
@@ -132,7 +164,8 @@ func msgType(t string) stanza.MessageType {
 	return stanza.ChatMessage
 }
 
-// outboxGiveUp is the outbox worker's OnGiveUp: the sender is told.
+// outboxGiveUp is the outbox worker's OnGiveUp: the sender is told, through
+// the inbox, so the notice survives a stream that is down and a restart.
 func (g *Gateway) outboxGiveUp(ctx context.Context, it store.QueueItem, cause error) {
 	m, err := transports.DecodeMessage(it.Payload)
 	if err != nil {
@@ -160,7 +193,12 @@ func (g *Gateway) deliverInbound(ctx context.Context, it store.QueueItem) error 
 	if err != nil {
 		return transports.Permanent("internal-server-error", "the queued message is unreadable", err)
 	}
-	r, err := g.inboundStanza(m)
+	var r xml.TokenReader
+	if m.Notice != nil {
+		r, err = g.noticeStanza(m)
+	} else {
+		r, err = g.inboundStanza(m)
+	}
 	if err != nil {
 		return transports.Permanent("jid-malformed", "the queued message has a bad address", err)
 	}

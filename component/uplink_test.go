@@ -3,6 +3,7 @@ package component
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -125,12 +126,33 @@ func TestDeliverInboundErrors(t *testing.T) {
 	}
 }
 
+// deliverQueued delivers every inbox item queued so far, as the inbox worker
+// would, and empties the fake inbox.
+func deliverQueued(t *testing.T, tg *testGateway) {
+	t.Helper()
+	items, err := tg.st.inbox.Claim(context.Background(), tg.t.Name(), "test", time.Now().Add(time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if err := tg.deliverInbound(context.Background(), it); err != nil {
+			t.Fatalf("deliver queued item %d: %v", it.ID, err)
+		}
+		_ = tg.st.inbox.Complete(context.Background(), it.ID)
+	}
+}
+
 func TestReceiptAndFail(t *testing.T) {
 	tg := newTestGateway(t, newFakeTransport(), nil)
 	ctx := context.Background()
 	out := transports.Message{ID: "m1", From: alice, To: "+1555@sms.example.org", Type: "chat", Body: "hi", WantReceipt: true}
 
+	// Notices are queued even while the stream is down.
+	tg.rec.sendErr = transports.ErrStreamDown
 	if err := tg.Receipt(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Receipt(ctx, out); err != nil { // a repeated status callback
 		t.Fatal(err)
 	}
 	noReceipt := out
@@ -138,11 +160,13 @@ func TestReceiptAndFail(t *testing.T) {
 	if err := tg.Receipt(ctx, noReceipt); err != nil {
 		t.Fatal(err)
 	}
+	tg.rec.sendErr = nil
+	deliverQueued(t, tg)
 	check(t, tg.rec.take(), []string{
-		`<message from='+1555@sms.example.org' id='id1' to='alice@example.org/phone' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>`,
+		`<message from='+1555@sms.example.org' id='r-m1' to='alice@example.org/phone' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>`,
 	})
 
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		err  error
 		want string
 	}{
@@ -151,14 +175,12 @@ func TestReceiptAndFail(t *testing.T) {
 		{errors.New("secret details"), errElem("cancel", "undefined-condition", "the message could not be delivered")},
 		{transports.Permanent("made-up", "odd", nil), errElem("cancel", "undefined-condition", "odd")},
 	} {
-		if err := tg.Fail(ctx, out, tc.err); err != nil {
+		failed := out
+		failed.ID = fmt.Sprintf("m1-%d", i)
+		if err := tg.Fail(ctx, failed, tc.err); err != nil {
 			t.Fatal(err)
 		}
-		check(t, tg.rec.take(), []string{`<message from='+1555@sms.example.org' id='m1' to='alice@example.org/phone' type='error'>` + tc.want + `</message>`})
-	}
-
-	tg.rec.sendErr = transports.ErrStreamDown
-	if err := tg.Fail(ctx, out, errors.New("x")); !errors.Is(err, transports.ErrStreamDown) {
-		t.Errorf("Fail with the stream down: %v", err)
+		deliverQueued(t, tg)
+		check(t, tg.rec.take(), []string{`<message from='+1555@sms.example.org' id='` + failed.ID + `' to='alice@example.org/phone' type='error'>` + tc.want + `</message>`})
 	}
 }

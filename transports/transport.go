@@ -53,6 +53,26 @@ type Message struct {
 	// Stamp is when xgate accepted the message. Inbound messages delivered late
 	// carry it as a XEP-0203 delay.
 	Stamp time.Time `json:"stamp"`
+	// Notice, on an inbox message, makes it a notice about the earlier outbound
+	// message whose stanza id is ID (a receipt or an error) instead of a chat.
+	// Uplink.Receipt and Uplink.Fail queue such notices, so a user is told even
+	// when the stream was down at the time.
+	Notice *Notice `json:"notice,omitempty"`
+}
+
+// Notice kinds.
+const (
+	NoticeReceipt = "receipt"
+	NoticeError   = "error"
+)
+
+// Notice is a receipt or an error about an outbound message (see Message.Notice).
+type Notice struct {
+	Kind      string `json:"kind"`
+	Condition string `json:"condition,omitempty"`
+	Text      string `json:"text,omitempty"`
+	// Wait marks a temporary error (RFC 6120 error type "wait" instead of "cancel").
+	Wait bool `json:"wait,omitempty"`
 }
 
 // Transport bridges one remote network. The component hands it what users send to
@@ -85,11 +105,12 @@ type Uplink interface {
 	// Send writes one raw stanza to the domain's stream now. It fails with
 	// ErrStreamDown while the stream is down; live transports (IRC) buffer and retry.
 	Send(ctx context.Context, stanza xml.TokenReader) error
-	// Receipt sends a XEP-0184 <received/> for the outbound message m (From and To
-	// are those of the original, the receipt goes the other way).
+	// Receipt queues a XEP-0184 <received/> for the outbound message m (From and
+	// To are those of the original, the receipt goes the other way); nothing when
+	// m.WantReceipt is false. Durable like Receive: it returns once queued.
 	Receipt(ctx context.Context, m Message) error
-	// Fail sends the sender of the outbound message m a message error stanza with
-	// err's condition and text (see ErrorOf).
+	// Fail queues for the sender of the outbound message m a message error stanza
+	// with err's condition and text (see ErrorOf). Durable like Receive.
 	Fail(ctx context.Context, m Message, err error) error
 }
 
