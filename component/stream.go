@@ -343,7 +343,9 @@ func (s *Stream) connectOnce(ctx context.Context, attempt int) connResult {
 	// NewSession honours hctx through deadlines; closing the connection too
 	// makes sure no read outlives the timeout.
 	stop := context.AfterFunc(hctx, func() { _ = conn.Close() })
-	sess, err := mcomponent.NewSession(hctx, s.domain, s.cfg.Secret, conn)
+	dc := &deadlineConn{Conn: conn, writeTimeout: s.cfg.KeepaliveTimeout}
+	sess, err := mcomponent.NewSession(hctx, s.domain, s.cfg.Secret, dc)
+	dc.live.Store(true) // before hctx is cancelled: see deadlineConn
 	if !stop() && err == nil {
 		err = hctx.Err()
 	}
