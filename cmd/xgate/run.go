@@ -187,12 +187,22 @@ func healthz(st store.Store, gateways []*component.Gateway) http.Handler {
 	})
 }
 
+// migrate creates or upgrades the schema and says what it did. `xgate run`
+// migrates by itself; this is for operators who upgrade the schema first.
 func migrate(ctx context.Context, cfg *config.Config, out io.Writer) error {
-	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	st, err := store.OpenWith(ctx, cfg.Store.Driver, cfg.Store.DSN, store.OpenOptions{NoMigrate: true})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(out, "database schema is up to date (%s)\n", cfg.Store.Driver)
+	from, to, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		fmt.Fprintf(out, "database schema is up to date (%s, version %d)\n", cfg.Store.Driver, to)
+		return nil
+	}
+	fmt.Fprintf(out, "database schema migrated from version %d to %d (%s)\n", from, to, cfg.Store.Driver)
 	return nil
 }
