@@ -5,7 +5,7 @@
 GO       ?= go
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo start for real on 127.0.0.1.
-TEST_PKGS := prosody ejabberd postgresql ngircd lua-event
+TEST_PKGS := prosody ejabberd postgresql ngircd lua-event postfix dovecot-imapd dovecot-lmtpd
 DEMO_PKGS := prosody lua-event
 UNIT      := ./cmd/... ./component/... ./config/... ./mapping/... ./store/... ./transports/...
 
@@ -28,7 +28,11 @@ define apt_install
 	@$(GO) mod download
 endef
 
+# postfix asks debconf for a mailer type: preseed "No configuration" (no main.cf,
+# no daemon) so that the install never prompts; the tests run private instances.
 deps-test:
+	@printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+		'postfix postfix/mailname string localhost' | $(SUDO) debconf-set-selections
 	$(call apt_install,$(TEST_PKGS))
 
 deps-demo:

@@ -38,10 +38,10 @@ func TestSecretFile(t *testing.T) {
 
 	t.Run("from env", func(t *testing.T) {
 		path := writeFile(t, "secret", "env-file-secret\n")
-		c, err := loadYAML(t, "xmpp: {domain: example.org}\n", []string{
+		c, err := loadYAML(t, "xmpp: {domain: example.org}\n", append([]string{
 			"XGATE_TRANSPORTS__SMS__DOMAIN=sms.example.org",
 			"XGATE_TRANSPORTS__SMS__SECRET_FILE=" + path,
-		})
+		}, smsRequiredEnv...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,14 +154,14 @@ func TestSecretsNeverShown(t *testing.T) {
 
 func TestRedacted(t *testing.T) {
 	inbound := writeFile(t, "inbound", secretValue+"-inbound\n")
-	c, err := loadYAML(t, baseYAML+"    inbound_secret_file: "+inbound+"\n", []string{
+	c, err := loadYAML(t, baseYAML+"    inbound_secret_file: "+inbound+"\n", append([]string{
 		"XGATE_TRANSPORTS__WEBHOOK__SECRET=" + secretValue,
 		"XGATE_TRANSPORTS__WEBHOOK__URL=https://hooks.example.org/in?token=" + secretValue,
 		"XGATE_STORE__DRIVER=postgres",
 		"XGATE_STORE__DSN=postgres://xgate:" + secretValue + "@db:5432/xgate?sslmode=disable",
 		"XGATE_TRANSPORTS__SMS__DOMAIN=sms.example.org",
 		"XGATE_TRANSPORTS__SMS__SECRET=" + secretValue + "-sms",
-	})
+	}, smsRequiredEnv...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,19 +86,142 @@ type Component struct {
 	Admins []string `koanf:"admins"`
 }
 
-// IRC is the IRC transport's section (transports/irc fills in the rest).
+// IRC is the IRC transport: IRC channels as MUC rooms, IRC users as
+// contacts. See docs/irc.md.
 type IRC struct {
 	Component `koanf:",squash"`
+	// Networks are the IRC networks users may reach; with none listed, any
+	// network is allowed (biboumi's default).
+	Networks []IRCNetwork `koanf:"networks"`
+	// AnyNetwork lets users reach servers that are not listed as well (TLS,
+	// port 6697, default limits).
+	AnyNetwork bool `koanf:"any_network"`
+	// FixedNetwork, when set, must be one of Networks' hosts: reserved for
+	// addresses without a server (#chan@domain).
+	FixedNetwork string `koanf:"fixed_network"`
 }
 
-// SMS is the SMS transport's section (transports/sms fills in the rest).
+// IRCNetwork is one entry of transports.irc.networks.
+type IRCNetwork struct {
+	Host string `koanf:"host"`
+	// Port defaults to 6697 (TLS) or 6667 (plaintext).
+	Port int `koanf:"port"`
+	// Plaintext turns TLS off (by default TLS is on and the certificate
+	// verified): for local or test servers only.
+	Plaintext bool `koanf:"plaintext"`
+	// Burst lines may be sent at once, then one per Interval.
+	Burst    int           `koanf:"burst"`
+	Interval time.Duration `koanf:"interval"`
+	// Encoding is the fallback for lines that are not UTF-8: cp1252 or latin1.
+	Encoding string `koanf:"encoding"`
+	// Realname and Username are sent at registration.
+	Realname string `koanf:"realname"`
+	Username string `koanf:"username"`
+}
+
+// SMS is the SMS transport (Twilio): chat to +15551234567@domain is sent as a
+// text from the user's number; texts to the gateway's numbers become chat.
+// See docs/sms.md.
 type SMS struct {
 	Component `koanf:",squash"`
+	// AccountSID is the Twilio account (AC...). AuthToken (or AuthTokenFile)
+	// authenticates API calls and is the key Twilio signs webhooks with.
+	AccountSID    string `koanf:"account_sid"`
+	AuthToken     string `koanf:"auth_token"`
+	AuthTokenFile string `koanf:"auth_token_file"`
+	// APIKeySID and APIKeySecret (or APIKeySecretFile), when set, authenticate
+	// API calls instead of the auth token (which still validates webhooks).
+	APIKeySID        string `koanf:"api_key_sid"`
+	APIKeySecret     string `koanf:"api_key_secret"`
+	APIKeySecretFile string `koanf:"api_key_secret_file"`
+	// MessagingServiceSID (MG...), when set, is sent with every message.
+	MessagingServiceSID string `koanf:"messaging_service_sid"`
+	// Numbers is the pool of the operator's Twilio numbers (E.164) users may
+	// claim by registering.
+	Numbers []string `koanf:"numbers"`
+	// Assign gives numbers to users without registration: E.164 number →
+	// bare JID.
+	Assign map[string]string `koanf:"assign"`
+	// DefaultRegion (ISO 3166, e.g. US) reads numbers typed without a
+	// country code.
+	DefaultRegion string `koanf:"default_region"`
+	// Rate is how many segments per second one number may send (Twilio long
+	// codes: 1).
+	Rate float64 `koanf:"rate"`
+	// MaxSegments caps the segments of one message (longer: not-acceptable).
+	MaxSegments int `koanf:"max_segments"`
+	// DailyCap caps the messages one user sends per UTC day (0: no cap).
+	DailyCap int `koanf:"daily_cap"`
+	// AllowedCountries lists the ISO 3166 regions messages may go to (empty:
+	// all).
+	AllowedCountries []string `koanf:"allowed_countries"`
+	// PublicURL is the base URL Twilio calls for webhooks (it signs that URL);
+	// empty: http.public_url.
+	PublicURL string `koanf:"public_url"`
+	// APIURL replaces https://api.twilio.com, for tests and the demo only.
+	APIURL string `koanf:"api_url"`
+	// Timeout bounds one Twilio API call.
+	Timeout time.Duration `koanf:"timeout"`
+	// MediaTTL is how long xgate's links to received MMS media stay valid.
+	MediaTTL time.Duration `koanf:"media_ttl"`
 }
 
 // Email is the email transport's section (transports/email fills in the rest).
 type Email struct {
 	Component `koanf:",squash"`
+	// MailDomain is the domain of the gateway's routing addresses
+	// (<token>@mail_domain): the From and Reply-To of digests, and where the
+	// operator's MTA routes replies. Default: the component domain.
+	MailDomain string `koanf:"mail_domain"`
+
+	// Relay is the SMTP submission server (host:port) digests are sent
+	// through. RelayTLS: "starttls" (default), "implicit" (SMTPS, port 465) or
+	// "none" (local relays only). Certificates are verified unless
+	// RelayInsecureSkipVerify.
+	Relay                   string `koanf:"relay"`
+	RelayTLS                string `koanf:"relay_tls"`
+	RelayInsecureSkipVerify bool   `koanf:"relay_insecure_skip_verify"`
+	// RelayUsername and RelayPassword (or RelayPasswordFile) authenticate
+	// with AUTH PLAIN or LOGIN; empty: no authentication.
+	RelayUsername     string `koanf:"relay_username"`
+	RelayPassword     string `koanf:"relay_password"`
+	RelayPasswordFile string `koanf:"relay_password_file"`
+	// Helo is the name given in EHLO (default MailDomain).
+	Helo string `koanf:"helo"`
+	// Timeout bounds one SMTP submission.
+	Timeout time.Duration `koanf:"timeout"`
+
+	// Listen is the host:port of the inbound SMTP or LMTP listener to which the
+	// MTA routes MailDomain; empty: no listener. ListenProtocol: "smtp"
+	// (default) or "lmtp".
+	Listen         string `koanf:"listen"`
+	ListenProtocol string `koanf:"listen_protocol"`
+	// MaxMessageSize caps an inbound mail in bytes (552 at SMTP time).
+	MaxMessageSize int `koanf:"max_message_size"`
+
+	// IMAP, when IMAPAddr is set, watches a catch-all mailbox with IDLE
+	// instead of (or besides) the listener. IMAPTLS: "implicit" (default),
+	// "starttls" or "none".
+	IMAPAddr         string `koanf:"imap_addr"`
+	IMAPTLS          string `koanf:"imap_tls"`
+	IMAPUsername     string `koanf:"imap_username"`
+	IMAPPassword     string `koanf:"imap_password"`
+	IMAPPasswordFile string `koanf:"imap_password_file"`
+	IMAPMailbox      string `koanf:"imap_mailbox"`
+	// IMAPDoneMailbox, when set, is where handled mail is moved; otherwise it
+	// is flagged \Seen and \Deleted and expunged.
+	IMAPDoneMailbox string `koanf:"imap_done_mailbox"`
+
+	// Digest defaults (users may change theirs when registering): a digest
+	// goes out when the conversation has been quiet for DigestQuiet (0: each
+	// message at once), its oldest message waited DigestMaxAge, or
+	// DigestMaxMessages wait.
+	DigestQuiet       time.Duration `koanf:"digest_quiet"`
+	DigestMaxAge      time.Duration `koanf:"digest_max_age"`
+	DigestMaxMessages int           `koanf:"digest_max_messages"`
+	// UnknownSenders is the default policy for mail from addresses a user
+	// never wrote to: "contacts" (dropped; the user is told once) or "anyone".
+	UnknownSenders string `koanf:"unknown_senders"`
 }
 
 // Webhook is the webhook transport: chat to anything@domain is POSTed as JSON to

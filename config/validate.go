@@ -227,6 +227,9 @@ func (c *Config) validateTransports(ps *problems) {
 			}
 		}
 	}
+	c.validateSMS(ps)
+	c.validateIRC(ps)
+	c.validateEmail(ps)
 	if w := c.Transports.Webhook; w != nil {
 		if w.URL == "" {
 			ps.add("transports.webhook.url", "missing (expected the http(s) URL that receives outbound messages, e.g. https://hooks.example.org/xgate)")

@@ -15,7 +15,7 @@ func TestValidConfigPasses(t *testing.T) {
 
 func TestValidationRules(t *testing.T) {
 	irc := func(c *Config) *IRC {
-		c.Transports.IRC = &IRC{Component{Domain: "irc.example.org", Secret: "x"}}
+		c.Transports.IRC = &IRC{Component: Component{Domain: "irc.example.org", Secret: "x"}}
 		return c.Transports.IRC
 	}
 	tests := []struct {

@@ -67,12 +67,12 @@ func run(ctx context.Context, cfg *config.Config, logw io.Writer) error {
 	wmetrics := transports.NewMetrics(reg)
 
 	mux := http.NewServeMux()
-	built, err := buildTransports(cfg, log, mux)
+	owner := instanceID()
+	built, err := buildTransports(deps{cfg: cfg, st: st, log: log, mux: mux, owner: owner})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 
-	owner := instanceID()
 	var gateways []*component.Gateway
 	for _, b := range built {
 		g, err := component.NewGateway(component.GatewayConfig{

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"xgate/config"
+	"xgate/store"
 	"xgate/transports"
 )
 
@@ -17,11 +18,14 @@ type builtTransport struct {
 }
 
 // deps is what a transport builder may use: the whole config (for http.public_url
-// and xmpp.domain), a logger, and the operator HTTP mux for webhooks.
+// and xmpp.domain), the store, a logger, the operator HTTP mux for webhooks, and
+// this process's lease owner id.
 type deps struct {
-	cfg *config.Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg   *config.Config
+	st    store.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+	owner string
 }
 
 // builders make each transport from its config section; each lives in its own
@@ -40,8 +44,7 @@ func enabledTransports(cfg *config.Config) string {
 }
 
 // buildTransports makes every enabled transport and mounts its HTTP handlers.
-func buildTransports(cfg *config.Config, log *slog.Logger, mux *http.ServeMux) ([]builtTransport, error) {
-	d := deps{cfg: cfg, log: log, mux: mux}
+func buildTransports(d deps) ([]builtTransport, error) {
 	var out []builtTransport
 	for _, build := range builders() {
 		b, err := build(d)

@@ -1,0 +1,45 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// validateIRC checks transports.irc beyond the common component keys.
+func (c *Config) validateIRC(ps *problems) {
+	irc := c.Transports.IRC
+	if irc == nil {
+		return
+	}
+	hosts := map[string]bool{}
+	for i, n := range irc.Networks {
+		base := "transports.irc.networks[" + strconv.Itoa(i) + "]"
+		host := strings.ToLower(strings.TrimSpace(n.Host))
+		switch {
+		case host == "":
+			ps.add(base+".host", "missing (expected the IRC server's host name, e.g. irc.libera.chat)")
+		case strings.ContainsAny(host, " /:%@"):
+			ps.add(base+".host", "%q is not a host name (expected e.g. irc.libera.chat or 127.0.0.1, without port)", n.Host)
+		case hosts[host]:
+			ps.add(base+".host", "%q is listed twice (expected each network once)", n.Host)
+		}
+		hosts[host] = true
+		if n.Port < 0 || n.Port > 65535 {
+			ps.add(base+".port", "%d is not a port (expected 1-65535; 0 or absent means 6697, or 6667 with plaintext)", n.Port)
+		}
+		if n.Burst < 0 {
+			ps.add(base+".burst", "%d is negative (expected the lines sent at once, e.g. 10; 0 means 10)", n.Burst)
+		}
+		if n.Interval < 0 {
+			ps.add(base+".interval", "%s is negative (expected the time between lines after the burst, e.g. 1s)", n.Interval)
+		}
+		switch n.Encoding {
+		case "", "cp1252", "latin1":
+		default:
+			ps.add(base+".encoding", "%q is not a supported fallback encoding (expected cp1252 or latin1)", n.Encoding)
+		}
+	}
+	if f := strings.ToLower(irc.FixedNetwork); f != "" && !hosts[f] {
+		ps.add("transports.irc.fixed_network", "%q is not one of the networks' hosts (expected one of transports.irc.networks[].host)", irc.FixedNetwork)
+	}
+}
