@@ -30,6 +30,9 @@ func Defaults() Config {
 			RetryMin:    time.Second,
 			RetryMax:    10 * time.Minute,
 			Workers:     8,
+
+			Lease:         30 * time.Second,
+			HandleTimeout: 2 * time.Minute,
 		},
 	}
 }

@@ -29,6 +29,8 @@ func TestDefaults(t *testing.T) {
 		{"delivery.retry_min", d.Delivery.RetryMin, time.Second},
 		{"delivery.retry_max", d.Delivery.RetryMax, 10 * time.Minute},
 		{"delivery.workers", d.Delivery.Workers, 8},
+		{"delivery.lease", d.Delivery.Lease, 30 * time.Second},
+		{"delivery.handle_timeout", d.Delivery.HandleTimeout, 2 * time.Minute},
 		{"transports enabled", len(d.Transports.Enabled()), 0},
 	}
 	for _, c := range checks {

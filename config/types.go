@@ -60,6 +60,12 @@ type Delivery struct {
 	RetryMax time.Duration `koanf:"retry_max"`
 	// Workers is how many deliveries of one transport may run at once (across keys).
 	Workers int `koanf:"workers"`
+	// Lease is how long a claimed message is reserved for this process; the
+	// living owner renews it every Lease/3, so after a crash the messages in
+	// flight come back to delivery after at most Lease.
+	Lease time.Duration `koanf:"lease"`
+	// HandleTimeout bounds one delivery attempt.
+	HandleTimeout time.Duration `koanf:"handle_timeout"`
 }
 
 // Transports holds one section per transport; a transport runs when its section

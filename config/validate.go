@@ -83,6 +83,8 @@ func (c *Config) Validate() error {
 	positive(&ps, "delivery.give_up_after", c.Delivery.GiveUpAfter)
 	positive(&ps, "delivery.retry_min", c.Delivery.RetryMin)
 	positive(&ps, "delivery.retry_max", c.Delivery.RetryMax)
+	positive(&ps, "delivery.lease", c.Delivery.Lease)
+	positive(&ps, "delivery.handle_timeout", c.Delivery.HandleTimeout)
 	if c.Delivery.RetryMin > 0 && c.Delivery.RetryMax > 0 && c.Delivery.RetryMin > c.Delivery.RetryMax {
 		ps.add("delivery.retry_min", "%s is more than delivery.retry_max (%s) (expected retry_min <= retry_max)",
 			c.Delivery.RetryMin, c.Delivery.RetryMax)

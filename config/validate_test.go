@@ -81,6 +81,9 @@ func TestValidationRules(t *testing.T) {
 		{"retry max zero", func(c *Config) { c.Delivery.RetryMax = 0 }, "delivery.retry_max", "not a positive duration"},
 		{"retry min over max", func(c *Config) { c.Delivery.RetryMin = time.Hour }, "delivery.retry_min", "1h0m0s is more than delivery.retry_max (10m0s)"},
 		{"workers zero", func(c *Config) { c.Delivery.Workers = 0 }, "delivery.workers", "0 is not a number of workers (expected 1 or more)"},
+		{"lease zero", func(c *Config) { c.Delivery.Lease = 0 }, "delivery.lease", "not a positive duration"},
+		{"lease negative", func(c *Config) { c.Delivery.Lease = -time.Second }, "delivery.lease", "not a positive duration"},
+		{"handle timeout zero", func(c *Config) { c.Delivery.HandleTimeout = 0 }, "delivery.handle_timeout", "not a positive duration"},
 		// transports
 		{"no transport", func(c *Config) { c.Transports.Webhook = nil }, "transports", "no transport is configured"},
 		{"transport domain missing", func(c *Config) { c.Transports.Webhook.Domain = "" }, "transports.webhook.domain", "missing (expected the component domain"},

@@ -13,10 +13,10 @@
 //     irc.libera.chat the server itself; characters illegal in a localpart are
 //     XEP-0106 escaped. See ParseIRC and IRCAddress.Local.
 //
-//   - SMS: E.164 numbers (+15551234567) are valid localparts as they are. Their
-//     parsing and normalisation (national input with a default region, short
-//     codes) comes with the SMS transport, using nyaruka/phonenumbers; it is not
-//     in this package yet.
+//   - SMS: E.164 numbers (+15551234567) are valid localparts as they are.
+//     PhoneToLocal normalises what a user types (national input with a default
+//     region, short codes) with nyaruka/phonenumbers; LocalToPhone checks a
+//     localpart. See e164.go.
 //
 // XEP-0106 escaping itself is EscapeLocal and UnescapeLocal. mellium.im/xmpp's
 // jid.Unescape is not used: it mis-decodes \40.

@@ -68,7 +68,7 @@ func run(ctx context.Context, cfg *config.Config, logw io.Writer) error {
 
 	mux := http.NewServeMux()
 	owner := instanceID()
-	built, err := buildTransports(deps{cfg: cfg, st: st, log: log, mux: mux, owner: owner})
+	built, err := buildTransports(deps{cfg: cfg, st: st, reg: reg, log: log, mux: mux, owner: owner})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -91,6 +91,8 @@ func run(ctx context.Context, cfg *config.Config, logw io.Writer) error {
 			RetryMin:         cfg.Delivery.RetryMin,
 			RetryMax:         cfg.Delivery.RetryMax,
 			Workers:          cfg.Delivery.Workers,
+			Lease:            cfg.Delivery.Lease,
+			HandleTimeout:    cfg.Delivery.HandleTimeout,
 			Owner:            owner,
 			Logger:           log.With("domain", b.common.Domain, "transport", b.transport.Name()),
 			Metrics:          cmetrics,

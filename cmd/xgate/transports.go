@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"xgate/config"
 	"xgate/store"
 	"xgate/transports"
@@ -18,11 +20,12 @@ type builtTransport struct {
 }
 
 // deps is what a transport builder may use: the whole config (for http.public_url
-// and xmpp.domain), the store, a logger, the operator HTTP mux for webhooks, and
+// and xmpp.domain), the store, the metrics registry, a logger, the operator HTTP mux for webhooks, and
 // this process's lease owner id.
 type deps struct {
 	cfg   *config.Config
 	st    store.Store
+	reg   prometheus.Registerer
 	log   *slog.Logger
 	mux   *http.ServeMux
 	owner string
