@@ -124,6 +124,9 @@ func (g *Gateway) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 		// are taken before the handler) or an unknown type, which RFC 6120
 		// gives no way to answer.
 		return nil
+	case g.handleLive(kind, h, *start, toks):
+		// A live transport (IRC) handles stanzas to its contacts itself.
+		return nil
 	}
 
 	rw := struct {

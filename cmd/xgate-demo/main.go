@@ -39,10 +39,10 @@ const (
 )
 
 func demo(r *runner) {
-	secret, inbound := randomSecret(), randomSecret()
+	secret, inbound, ircSecret := randomSecret(), randomSecret(), randomSecret()
 	r.Logf("starting Prosody…")
 	srv := harness.StartProsody(r, harness.ProsodyOptions{ServerOptions: harness.ServerOptions{
-		Components: []harness.Component{{Domain: hookDomain, Secret: secret}},
+		Components: []harness.Component{{Domain: hookDomain, Secret: secret}, {Domain: ircDomain, Secret: ircSecret}},
 	}})
 	srv.RegisterAll(r, harness.Account{User: "alice", Pass: "alice"}, harness.Account{User: "bob", Pass: "bob"})
 
@@ -52,6 +52,7 @@ func demo(r *runner) {
 	cfg.LogLevel = "info"
 	cfg.RetryMin, cfg.RetryMax = time.Second, 30*time.Second
 	cfg.Webhook = &harness.WebhookSection{Domain: hookDomain, Secret: secret, URL: echo.URL(), InboundSecret: inbound}
+	ircHelp := startIRC(r, &cfg, ircSecret)
 	r.Logf("building and starting xgate…")
 	x := harness.StartXgate(r, cfg.YAML())
 	x.WaitHealthy(r, 60*time.Second)
@@ -84,6 +85,7 @@ Ctrl-C stops everything the demo started.
 		x.URL("/metrics"), x.URL("/healthz"),
 		srv.Domain, portOf(srv.C2SAddr), hookDomain, hookDomain, hookDomain, hookDomain,
 		srv.Domain, portOf(srv.C2SAddr), hookDomain)
+	fmt.Println(ircHelp)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

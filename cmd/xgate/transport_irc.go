@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	"xgate/transports"
 	"xgate/transports/irc"
 )
 
@@ -28,6 +31,16 @@ func buildIRC(d deps) (*builtTransport, error) {
 	t, err := irc.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("transports.irc: %w", err)
+	}
+	// Registrations hold the users' per-network settings (SASL credentials).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	regs, err := d.st.ListRegistrations(ctx, t.Name())
+	if err != nil {
+		return nil, fmt.Errorf("transports.irc: load registrations: %w", err)
+	}
+	for _, r := range regs {
+		t.Restore(transports.Registration{User: r.User, RemoteID: r.RemoteID, Settings: r.Settings})
 	}
 	return &builtTransport{common: c.Component, transport: t}, nil
 }

@@ -1,0 +1,264 @@
+package irc
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"sync/atomic"
+	"time"
+	"xgate/mapping"
+
+	"github.com/lrstanley/girc"
+)
+
+// reconnectMin and reconnectMax bound the backoff after a lost connection.
+const (
+	reconnectMin = 2 * time.Second
+	reconnectMax = 2 * time.Minute
+)
+
+// session is one IRC connection of one user to one network, with its rooms.
+// Owned by the user's goroutine, except client, w and done, which the
+// connection's goroutines use.
+type session struct {
+	u    *user
+	key  string // lower-cased host: the key in user.sessions
+	host string // as in the user's addresses
+	net  Network
+
+	client    *girc.Client                // the current connection (user goroutine)
+	clientRef atomic.Pointer[girc.Client] // the same, for the writer
+	w         *writer
+	ctx       context.Context // the writer's and the connection's lifetime
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the session is removed
+
+	wantNick   string // the MUC nick of the first join
+	nick       string // the nick on IRC once registered
+	registered bool
+	quitting   bool
+	backoff    time.Duration
+	casemap    string
+	chantypes  string
+	prefixes   string          // PREFIX modes, e.g. "qaohv"
+	symbols    string          // PREFIX symbols, e.g. "~&@%+"
+	chanmodes  string          // CHANMODES, e.g. "beI,k,l,imnpst"
+	caps       map[string]bool // IRCv3 capabilities the server acknowledged
+	// everUp is set once a connection registered: a failure before that is
+	// the user's join failing, after it a loss to recover from.
+	everUp bool
+	// lists are the LIST requests waiting for the server's answer.
+	lists []listReq
+	// listing collects a LIST reply; listCache keeps the last one a minute
+	// for paging.
+	listing   []listEntry
+	listCache []listEntry
+	listAt    time.Time
+
+	rooms map[string]*room // by folded channel name
+	// nickReq is the resource that asked for a nick change in progress.
+	nickReq string
+}
+
+func newSession(u *user, key, host string, n Network, nick string) *session {
+	ctx, cancel := context.WithCancel(u.t.life)
+	s := &session{
+		u: u, key: key, host: host, net: n,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		wantNick: nick, nick: nick,
+		casemap: "rfc1459", chantypes: "#&", prefixes: "ov", symbols: "@+",
+		chanmodes: "beI,k,l,imnpst",
+		rooms:     map[string]*room{},
+	}
+	return s
+}
+
+// connect starts (or restarts) the connection in the background.
+func (s *session) connect() {
+	cfg := girc.Config{
+		Server:      s.net.Host,
+		Port:        s.net.Port,
+		Nick:        s.wantNick,
+		User:        s.net.Username,
+		Name:        s.net.Realname,
+		SSL:         !s.net.Plaintext,
+		AllowFlood:  true, // our writer paces lines
+		Version:     "xgate " + s.u.t.cfg.Version,
+		PingDelay:   60 * time.Second,
+		PingTimeout: 30 * time.Second,
+		DisableSTS:  true,
+		RecoverFunc: girc.DefaultRecoverHandler,
+		// girc asks for server-time, multi-prefix, message-tags, away-notify,
+		// account-tag, chghost, invite-notify and more by itself.
+		SupportedCaps: map[string][]string{"echo-message": nil},
+	}
+	if s.net.ServerPassword != "" {
+		cfg.ServerPass = s.net.ServerPassword
+	}
+	if acct, pass := s.u.saslFor(s.key); pass != "" {
+		cfg.SASL = &girc.SASLPlain{User: acct, Pass: pass}
+	}
+	if cfg.SSL {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if s.u.t.cfg.TLSConfig != nil {
+			tc = s.u.t.cfg.TLSConfig.Clone()
+		}
+		tc.ServerName = s.net.Host
+		cfg.TLSConfig = tc
+	}
+	c := girc.New(cfg)
+	c.CTCP.Clear(girc.CTCP_SOURCE) // it advertises girc's repository
+	c.Handlers.Add(girc.ALL_EVENTS, func(_ *girc.Client, e girc.Event) {
+		s.u.post(s, ircEvent{s: s, c: c, e: e})
+	})
+	s.client = c
+	s.registered = false
+	s.caps = map[string]bool{}
+	if s.w == nil {
+		send := s.u.t.net.send
+		s.w = newWriter(s.net.Burst, s.net.Interval, func(e *girc.Event) { send(s, e) })
+		go s.w.run(s.ctx)
+	}
+	s.clientRef.Store(c)
+	s.u.t.net.dial(s, c)
+}
+
+// netHooks are how sessions reach the network: the defaults dial with girc;
+// unit tests replace them with a fake server.
+type netHooks struct {
+	// dial connects c in the background and posts a closedEvent when the
+	// connection ends.
+	dial func(s *session, c *girc.Client)
+	// send writes one line on the session's current connection.
+	send func(s *session, e *girc.Event)
+}
+
+func girchooks() netHooks {
+	return netHooks{
+		dial: func(s *session, c *girc.Client) {
+			go func() {
+				err := c.Connect()
+				s.u.post(s, closedEvent{s: s, c: c, err: err})
+			}()
+		},
+		send: func(s *session, e *girc.Event) { s.clientRef.Load().Send(e) },
+	}
+}
+
+// handleClosed runs when a connection ended. After a QUIT the session is
+// gone; after a loss every joined resource gets a 332 presence, and the
+// session reconnects with backoff while rooms remain, to rejoin them.
+func (s *session) handleClosed(c *girc.Client, err error) {
+	if c != s.client {
+		return
+	}
+	s.w.setUp(false)
+	wasUp := s.registered
+	s.registered = false
+	s.failLists("the connection to " + s.host + " was lost")
+	if s.quitting || len(s.rooms) == 0 {
+		s.remove()
+		return
+	}
+	reason := "the IRC server closed the connection"
+	if err != nil {
+		reason = "connection to " + s.host + " lost: " + err.Error()
+	}
+	if wasUp {
+		s.u.t.log.Info("irc connection lost", "user", s.u.jid, "network", s.host, "err", err)
+	}
+	for k, r := range s.rooms {
+		r.connectionLost(s, reason)
+		if len(r.pending) == 0 {
+			delete(s.rooms, k)
+		}
+	}
+	if len(s.rooms) == 0 {
+		s.remove()
+		return
+	}
+	s.backoff = min(max(2*s.backoff, s.u.t.backoffMin), s.u.t.backoffMax)
+	s.u.after(s, s.backoff, reconnectEvent{s: s})
+}
+
+// reconnect starts a new connection after a loss, unless no room is left.
+func (s *session) reconnect() {
+	if s.registered || s.quitting {
+		return
+	}
+	if len(s.rooms) == 0 {
+		s.remove()
+		return
+	}
+	s.connect()
+}
+
+// remove ends the session: the writer stops, the user forgets it.
+func (s *session) remove() {
+	s.u.removeSession(s)
+	s.cancel()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+}
+
+// close quits the network with reason and removes the session. The QUIT is
+// written off the user's goroutine (girc's Send may wait).
+func (s *session) close(reason string) {
+	s.quitting = true
+	c := s.client
+	s.remove()
+	go func() {
+		if c.IsConnected() {
+			c.Quit(reason)
+		}
+		c.Close()
+	}()
+}
+
+// queue sends a line through the writer; false when its queue is full.
+func (s *session) queue(command string, params ...string) bool {
+	return s.w.enqueue(&girc.Event{Command: command, Params: params})
+}
+
+// fold is the server's case mapping of a nick or channel.
+func (s *session) fold(name string) string {
+	b := []byte(strings.ToLower(name))
+	if s.casemap != "ascii" {
+		for i, c := range b {
+			switch c {
+			case '[':
+				b[i] = '{'
+			case ']':
+				b[i] = '}'
+			case '\\':
+				b[i] = '|'
+			case '~':
+				if s.casemap == "rfc1459" {
+					b[i] = '^'
+				}
+			}
+		}
+	}
+	return string(b)
+}
+
+// isChannel reports whether name is a channel on this network.
+func (s *session) isChannel(name string) bool {
+	return name != "" && strings.IndexByte(s.chantypes, name[0]) >= 0
+}
+
+// isMe reports whether nick is ours.
+func (s *session) isMe(nick string) bool { return s.fold(nick) == s.fold(s.nick) }
+
+// nickJID is the contact JID of an IRC user on this network.
+func (s *session) nickJID(nick string) string {
+	return mapping.IRCAddress{Kind: mapping.IRCNick, Name: strings.ToLower(nick), Server: strings.ToLower(s.host)}.Local() + "@" + s.u.t.cfg.Domain
+}
+
+// serverJID is the JID of the network itself.
+func (s *session) serverJID() string {
+	return mapping.IRCAddress{Kind: mapping.IRCServer, Server: strings.ToLower(s.host)}.Local() + "@" + s.u.t.cfg.Domain
+}

@@ -1,0 +1,197 @@
+package irc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"xgate/mapping"
+	"xgate/transports"
+)
+
+// userQueueSize bounds the events waiting for one user's goroutine.
+const userQueueSize = 512
+
+// Transport is the IRC transport. It is a transports.Transport, a
+// transports.StanzaHandler and a transports.AddressChecker.
+type Transport struct {
+	cfg Config
+	log *slog.Logger
+	out *outbound
+
+	// life is the lifetime of every user goroutine and connection; Run
+	// cancels it when it returns.
+	life context.Context
+	stop context.CancelFunc
+
+	mu    sync.Mutex
+	users map[string]*user // by bare JID
+	wg    sync.WaitGroup
+
+	ids atomic.Uint64
+	net netHooks
+	// backoffMin and backoffMax bound the reconnection delay.
+	backoffMin, backoffMax time.Duration
+
+	// sasl holds the users' SASL settings per network (from their
+	// registration): bare JID → lower-cased host → account and password.
+	saslMu sync.Mutex
+	sasl   map[string]map[string]saslCreds
+}
+
+var (
+	_ transports.Transport      = (*Transport)(nil)
+	_ transports.StanzaHandler  = (*Transport)(nil)
+	_ transports.AddressChecker = (*Transport)(nil)
+)
+
+// New checks cfg and returns the transport; nothing connects before users
+// join rooms.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Domain = strings.ToLower(cfg.Domain)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	life, stop := context.WithCancel(context.Background())
+	return &Transport{
+		cfg:   cfg,
+		log:   log,
+		out:   newOutbound(log),
+		life:  life,
+		stop:  stop,
+		users: map[string]*user{},
+		net:   girchooks(),
+
+		backoffMin: reconnectMin,
+		backoffMax: reconnectMax,
+		sasl:       map[string]map[string]saslCreds{},
+	}, nil
+}
+
+// Name is "irc".
+func (t *Transport) Name() string { return "irc" }
+
+// Identity is gateway/irc.
+func (t *Transport) Identity() transports.Identity {
+	return transports.Identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
+}
+
+// Run writes stanzas to XMPP until ctx ends, then quits every IRC
+// connection and waits for the user goroutines.
+func (t *Transport) Run(ctx context.Context, up transports.Uplink) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.out.run(ctx, up)
+	}()
+	<-ctx.Done()
+	t.stop()
+	t.wg.Wait()
+	<-done
+	return nil
+}
+
+// Deliver is never used: every message to an IRC contact is taken by
+// HandleStanza. An item that still reaches the outbox fails permanently.
+func (t *Transport) Deliver(ctx context.Context, m transports.Message) error {
+	return transports.Permanent("service-unavailable", "IRC messages are sent live; join the room or try again", nil)
+}
+
+// CheckAddress accepts biboumi-style addresses (see mapping.ParseIRC).
+func (t *Transport) CheckAddress(local string) error {
+	_, err := mapping.ParseIRC(local, "", "")
+	return err
+}
+
+// HandleStanza takes every stanza a user sends to an IRC address, except
+// presence subscriptions and probes (the component answers those), and
+// posts it to the user's goroutine. It never blocks.
+func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool {
+	if st.Name == "presence" {
+		switch st.Type {
+		case "", "unavailable":
+		default:
+			return false // subscription management: XEP-0100 in the component
+		}
+	}
+	local, resource, _ := splitJID(st.To)
+	addr, err := mapping.ParseIRC(local, resource, "")
+	if err != nil {
+		t.replyError(st, "jid-malformed", err.Error())
+		return true
+	}
+	bare, _, _ := strings.Cut(st.From, "/")
+	bare = strings.ToLower(bare)
+	ev := stanzaEvent{st: st, addr: addr}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.life.Err() != nil {
+		t.replyError(st, "service-unavailable", "the IRC gateway is shutting down")
+		return true
+	}
+	u, ok := t.users[bare]
+	if !ok {
+		u = newUser(t, bare)
+		t.users[bare] = u
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			u.run()
+		}()
+	}
+	select {
+	case u.events <- ev:
+	default:
+		t.replyError(st, "resource-constraint", "too many requests are waiting; try again in a moment")
+	}
+	return true
+}
+
+// retire removes u when it has nothing left to do; it reports whether the
+// user's goroutine may end. HandleStanza posts under the same lock, so no
+// event is lost.
+func (t *Transport) retire(u *user) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(u.events) > 0 {
+		return false
+	}
+	delete(t.users, u.jid)
+	return true
+}
+
+// replyError answers a stanza (not an error) with an error from its
+// destination.
+func (t *Transport) replyError(st transports.Stanza, condition, text string) {
+	if st.Type == "error" || (st.Name == "iq" && st.Type != "get" && st.Type != "set") {
+		return
+	}
+	e := elem("", st.Name, "from", st.To, "to", st.From, "type", "error", "id", st.ID)
+	e.add(errorEl(errorType(condition), condition, text))
+	t.out.send(e)
+}
+
+// newID returns a unique stanza id.
+func (t *Transport) newID() string {
+	return fmt.Sprintf("xg-irc-%d", t.ids.Add(1))
+}
+
+// splitJID splits local@domain/resource.
+func splitJID(s string) (local, resource string, ok bool) {
+	bare, res, _ := strings.Cut(s, "/")
+	local, _, ok = strings.Cut(bare, "@")
+	if !ok {
+		return "", res, false
+	}
+	return local, res, true
+}
