@@ -27,7 +27,15 @@ type emailEnv struct {
 	xg   *harness.Xgate
 }
 
-func newEmailEnv(t *testing.T) *emailEnv {
+// emailEnvOptions vary newEmailEnv: IMAP replaces the inbound listener by an
+// IMAP watcher of the catch-all mailbox catchall@example.test.
+type emailEnvOptions struct {
+	IMAP bool
+}
+
+const catchallPass = "catchpass"
+
+func newEmailEnv(t *testing.T, opts emailEnvOptions) *emailEnv {
 	t.Helper()
 	secret := "comp-email-s3cret"
 	e := &emailEnv{}
@@ -36,13 +44,22 @@ func newEmailEnv(t *testing.T) *emailEnv {
 	}})
 	e.srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
 	listen := harness.Addr(harness.FreePort(t))
-	e.mail = harness.StartMail(t, harness.MailOptions{
+	mo := harness.MailOptions{
 		Users:         map[string]string{"bob": bobMailPass},
 		GatewayDomain: mailGWDomain, GatewayAddr: listen,
-	})
+	}
+	if opts.IMAP {
+		mo = harness.MailOptions{Users: map[string]string{"bob": bobMailPass, "catchall": catchallPass}}
+	}
+	e.mail = harness.StartMail(t, mo)
 	cfg := harness.NewXgateConfig(t, e.srv)
-	cfg.ExtraTransports = fmt.Sprintf("  email:\n    domain: %s\n    secret: %s\n    relay: %s\n    relay_tls: none\n    listen: %s\n    digest_quiet: 1s\n",
-		mailGWDomain, secret, e.mail.SMTPAddr, listen)
+	inbound := fmt.Sprintf("    listen: %s\n", listen)
+	if opts.IMAP {
+		inbound = fmt.Sprintf("    imap_addr: %s\n    imap_tls: none\n    imap_username: %s\n    imap_password: %s\n    unknown_senders: anyone\n",
+			e.mail.IMAPAddr, e.mail.Address("catchall"), catchallPass)
+	}
+	cfg.ExtraTransports = fmt.Sprintf("  email:\n    domain: %s\n    secret: %s\n    relay: %s\n    relay_tls: none\n    digest_quiet: 1s\n%s",
+		mailGWDomain, secret, e.mail.SMTPAddr, inbound)
 	e.xg = harness.StartXgate(t, cfg.YAML())
 	e.xg.WaitHealthy(t, healthyAfter)
 	return e
@@ -88,7 +105,7 @@ func readDigest(t *testing.T, raw []byte) digest {
 // the server's text.
 func TestEmail(t *testing.T) {
 	t.Parallel()
-	e := newEmailEnv(t)
+	e := newEmailEnv(t, emailEnvOptions{})
 	alice := harness.Login(t, e.srv, "alice", alicePass, "")
 	bob := `bob\40example.test@` + mailGWDomain
 	const thread = "thread-email-1"

@@ -42,6 +42,7 @@ type Mail struct {
 	Dir      string
 
 	postfixDir string
+	postfixBin string
 	postfix    *process
 	dovecot    *process
 }
@@ -101,6 +102,7 @@ func StartMail(t T, opts MailOptions) *Mail {
 		Dir:      dir,
 	}
 	m.postfixDir = filepath.Join(dir, "postfix")
+	m.postfixBin = postfix
 	for _, sub := range []string{"postfix", "postfix-spool", "mail", "dovecot", "dovecot/run", "dovecot/state"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatalf("harness: mail: %v", err)
@@ -379,4 +381,32 @@ func (m *Mail) Append(user, pass, mailbox, raw string) error {
 // PostfixLog returns Postfix's log so far.
 func (m *Mail) PostfixLog() string {
 	return tailFile(filepath.Join(m.Dir, "postfix.log"), logTailLimit)
+}
+
+// StopPostfix stops Postfix (its SMTP port refuses connections after) and
+// waits for it to exit; mail queued in it stays in its spool.
+func (m *Mail) StopPostfix(t T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, m.postfixBin, "-c", m.postfixDir, "stop").CombinedOutput(); err != nil {
+		t.Logf("harness: postfix stop: %v: %s", err, out)
+	}
+	if err := m.postfix.stop(syscall.SIGTERM, 5*time.Second); err != nil {
+		t.Logf("harness: postfix: %v", err)
+	}
+}
+
+// StartPostfix starts Postfix again after StopPostfix and waits for its SMTP
+// port.
+func (m *Mail) StartPostfix(t T) {
+	t.Helper()
+	if err := m.postfix.start(m.Dir, nil, m.postfixBin, "-c", m.postfixDir, "start-fg"); err != nil {
+		t.Fatalf("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitTCP(ctx, m.SMTPAddr, m.postfix.exited()); err != nil {
+		t.Fatalf("harness: mail: postfix on %s did not come back: %v", m.SMTPAddr, err)
+	}
 }

@@ -127,7 +127,8 @@ type Transport struct {
 	log *slog.Logger
 	now func() time.Time
 
-	wakeFlush chan struct{}
+	wakeFlush  chan struct{}
+	imapRescan time.Duration // how often the IMAP watcher looks without a notification
 
 	mu     sync.Mutex
 	up     transports.Uplink // set by Run
@@ -185,7 +186,8 @@ func New(cfg Config, st Store) (*Transport, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Transport{cfg: cfg, st: st, log: cfg.Logger, now: cfg.Now, wakeFlush: make(chan struct{}, 1)}, nil
+	return &Transport{cfg: cfg, st: st, log: cfg.Logger, now: cfg.Now, wakeFlush: make(chan struct{}, 1),
+		imapRescan: imapRescanEvery}, nil
 }
 
 // Name is "email".

@@ -21,6 +21,7 @@ import (
 type fakeUplink struct {
 	mu       sync.Mutex
 	received []transports.Message
+	receives int // Receive calls, duplicates included
 	failed   []failure
 	changed  chan struct{}
 }
@@ -35,6 +36,7 @@ func newFakeUplink() *fakeUplink { return &fakeUplink{changed: make(chan struct{
 func (u *fakeUplink) Receive(_ context.Context, m transports.Message) (bool, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.receives++
 	for _, r := range u.received {
 		if m.RemoteID != "" && r.RemoteID == m.RemoteID {
 			return false, nil
@@ -75,7 +77,7 @@ type relayed struct {
 	data     []byte
 }
 
-func startRelay(t *testing.T) *relay {
+func startRelay(t testing.TB) *relay {
 	t.Helper()
 	r := &relay{mail: make(chan relayed, 100)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }))

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/textproto"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -69,23 +71,22 @@ func (t *Transport) submit(ctx context.Context, from, to string, raw []byte) err
 		}
 		c = smtp.NewClient(tc)
 	case TLSStartTLS:
-		// go-smtp's STARTTLS entry point greets as "localhost" before the
-		// upgrade; our EHLO name is sent after it.
-		c, err = smtp.NewClientStartTLS(conn, tlsConf)
+		// go-smtp's own STARTTLS entry point greets as "localhost": the
+		// exchange up to the upgrade is ours, with the configured name.
+		tc, err := startTLS(ctx, conn, t.cfg.Helo, tlsConf)
 		if err != nil {
 			conn.Close()
 			return &submitError{stageConnect, fmt.Errorf("starttls: %w", err)}
 		}
+		c = smtp.NewClient(tc)
 	default:
 		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
 	c.CommandTimeout = t.cfg.Timeout
 	c.SubmissionTimeout = t.cfg.Timeout
-	if t.cfg.RelayTLS != TLSStartTLS {
-		if err := c.Hello(t.cfg.Helo); err != nil {
-			return &submitError{stageConnect, err}
-		}
+	if err := c.Hello(t.cfg.Helo); err != nil {
+		return &submitError{stageConnect, err}
 	}
 	if t.cfg.RelayUsername != "" {
 		var a sasl.Client
@@ -120,6 +121,55 @@ func (t *Transport) submit(ctx context.Context, from, to string, raw []byte) err
 	_ = c.Quit()
 	return nil
 }
+
+// startTLS reads the relay's greeting, says EHLO helo, and upgrades conn
+// with STARTTLS (required: a relay that does not offer it is an error). The
+// returned connection replays a greeting, so that a go-smtp client on it
+// starts with EHLO over TLS, as RFC 3207 wants.
+func startTLS(ctx context.Context, conn net.Conn, helo string, conf *tls.Config) (net.Conn, error) {
+	if strings.ContainsAny(helo, "\r\n") {
+		return nil, errors.New("helo name contains a line break")
+	}
+	tp := textproto.NewConn(conn) // not closed: that would close conn
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return nil, fmt.Errorf("greeting: %w", err)
+	}
+	if err := tp.PrintfLine("EHLO %s", helo); err != nil {
+		return nil, err
+	}
+	_, msg, err := tp.ReadResponse(250)
+	if err != nil {
+		return nil, fmt.Errorf("ehlo: %w", err)
+	}
+	offered := false
+	for _, l := range strings.Split(msg, "\n")[1:] {
+		if strings.EqualFold(strings.TrimSpace(l), "STARTTLS") {
+			offered = true
+		}
+	}
+	if !offered {
+		return nil, errors.New("the relay does not offer STARTTLS")
+	}
+	if err := tp.PrintfLine("STARTTLS"); err != nil {
+		return nil, err
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return nil, err
+	}
+	tc := tls.Client(conn, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &greetedConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 STARTTLS done\r\n"), tc)}, nil
+}
+
+// greetedConn is a connection whose first line read is a replayed greeting.
+type greetedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *greetedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 // classify turns a submission error into a transports error: 5xx at RCPT or
 // DATA is permanent (the sender is told the recipient and the server's
