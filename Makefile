@@ -6,7 +6,7 @@ GO       ?= go
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo start for real on 127.0.0.1.
 TEST_PKGS := prosody ejabberd postgresql ngircd lua-event postfix dovecot-imapd dovecot-lmtpd
-DEMO_PKGS := prosody lua-event
+DEMO_PKGS := prosody lua-event ngircd
 UNIT      := ./cmd/... ./component/... ./config/... ./mapping/... ./store/... ./transports/...
 
 .PHONY: all build test unit integration demo deps deps-test deps-demo vet bench fuzz clean
