@@ -236,6 +236,7 @@ func (s *fakeStore) Inbox() store.Queue  { return s.inbox }
 type fakeItem struct {
 	store.QueueItem
 	done       bool
+	owner      string
 	leaseUntil time.Time
 }
 
@@ -276,7 +277,7 @@ func (q *fakeQueue) Claim(ctx context.Context, transport, owner string, now time
 		if it.NextAttempt.After(now) || it.leaseUntil.After(now) || len(out) >= limit {
 			continue
 		}
-		it.leaseUntil = now.Add(lease)
+		it.owner, it.leaseUntil = owner, now.Add(lease)
 		out = append(out, it.QueueItem)
 	}
 	return out, nil
@@ -314,6 +315,19 @@ func (q *fakeQueue) Retry(ctx context.Context, id int64, next time.Time, lastErr
 	it.LastError = lastErr
 	it.leaseUntil = time.Time{}
 	return nil
+}
+
+func (q *fakeQueue) Extend(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if it, err := q.find(id); err == nil && !it.done && owner != "" && it.owner == owner && !it.leaseUntil.IsZero() {
+			it.leaseUntil = until
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (q *fakeQueue) Depth(ctx context.Context, transport string) (int, error) {

@@ -66,6 +66,11 @@ type GatewayConfig struct {
 	// use the worker's defaults).
 	GiveUpAfter, RetryMin, RetryMax time.Duration
 	Workers                         int
+	// Lease is how long a claimed queue item is reserved for this process
+	// (renewed while it lives: after a crash, items come back after at most
+	// Lease); HandleTimeout bounds one delivery attempt. Zero values use the
+	// worker's defaults (30s and 2m).
+	Lease, HandleTimeout time.Duration
 	// Owner names this process in queue leases; empty: hostname-pid.
 	Owner string
 	// Dial opens the TCP connection to Server; nil uses a net.Dialer.
@@ -241,33 +246,37 @@ func NewGateway(cfg GatewayConfig, t transports.Transport, st store.Store) (*Gat
 
 	workerLog := g.log
 	g.outbox = &transports.Worker{
-		Queue:       st.Outbox(),
-		Transport:   t.Name(),
-		QueueName:   "outbox",
-		Owner:       cfg.Owner,
-		Handle:      transports.DeliverFunc(t),
-		OnGiveUp:    g.outboxGiveUp,
-		RetryMin:    cfg.RetryMin,
-		RetryMax:    cfg.RetryMax,
-		Concurrency: cfg.Workers,
-		Logger:      workerLog,
-		Metrics:     cfg.WorkerMetrics,
+		Queue:         st.Outbox(),
+		Transport:     t.Name(),
+		QueueName:     "outbox",
+		Owner:         cfg.Owner,
+		Handle:        transports.DeliverFunc(t),
+		OnGiveUp:      g.outboxGiveUp,
+		RetryMin:      cfg.RetryMin,
+		RetryMax:      cfg.RetryMax,
+		Concurrency:   cfg.Workers,
+		Lease:         cfg.Lease,
+		HandleTimeout: cfg.HandleTimeout,
+		Logger:        workerLog,
+		Metrics:       cfg.WorkerMetrics,
 	}
 	if rk, ok := t.(transports.RateKeyer); ok {
 		g.outbox.RateKey = transports.RateKeyFunc(rk)
 	}
 	g.inbox = &transports.Worker{
-		Queue:       st.Inbox(),
-		Transport:   t.Name(),
-		QueueName:   "inbox",
-		Owner:       cfg.Owner,
-		Handle:      g.deliverInbound,
-		OnGiveUp:    g.inboxGiveUp,
-		RetryMin:    cfg.RetryMin,
-		RetryMax:    min(cfg.RetryMax, inboxRetryMax),
-		Concurrency: cfg.Workers,
-		Logger:      workerLog,
-		Metrics:     cfg.WorkerMetrics,
+		Queue:         st.Inbox(),
+		Transport:     t.Name(),
+		QueueName:     "inbox",
+		Owner:         cfg.Owner,
+		Handle:        g.deliverInbound,
+		OnGiveUp:      g.inboxGiveUp,
+		RetryMin:      cfg.RetryMin,
+		RetryMax:      min(cfg.RetryMax, inboxRetryMax),
+		Concurrency:   cfg.Workers,
+		Lease:         cfg.Lease,
+		HandleTimeout: cfg.HandleTimeout,
+		Logger:        workerLog,
+		Metrics:       cfg.WorkerMetrics,
 	}
 	if cfg.RetryMax <= 0 {
 		g.inbox.RetryMax = inboxRetryMax

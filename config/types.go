@@ -214,8 +214,8 @@ type Email struct {
 	IMAPPassword     string `koanf:"imap_password"`
 	IMAPPasswordFile string `koanf:"imap_password_file"`
 	IMAPMailbox      string `koanf:"imap_mailbox"`
-	// IMAPDoneMailbox, when set, is where handled mail is moved; otherwise it
-	// is flagged \Seen and \Deleted and expunged.
+	// IMAPDoneMailbox, when set, is where handled mail is moved (it must
+	// exist); otherwise handled mail is flagged \Seen and left in place.
 	IMAPDoneMailbox string `koanf:"imap_done_mailbox"`
 
 	// Digest defaults (users may change theirs when registering): a digest

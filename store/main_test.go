@@ -135,6 +135,7 @@ func runSuite(t *testing.T, b testBackend) {
 			test{q.name + "/Fields", withQueue(testQueueFields)},
 			test{q.name + "/OrderPerKeyUnderRetries", withQueue(testQueueOrder)},
 			test{q.name + "/LeaseExpiry", withQueue(testQueueLease)},
+			test{q.name + "/Extend", withQueue(testQueueExtend)},
 			test{q.name + "/Dedupe", withQueue(testQueueDedupe)},
 			test{q.name + "/DepthAndPrune", withQueue(testQueueDepthPrune)},
 			test{q.name + "/Misuse", withQueue(testQueueMisuse)},

@@ -204,6 +204,10 @@ func (q *pgQueue) Retry(ctx context.Context, id int64, next time.Time, lastErr s
 	return retryItem(ctx, q.p.writer(), q.sql, id, next, lastErr)
 }
 
+func (q *pgQueue) Extend(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
+	return extendLeases(ctx, q.p.writer(), q.sql, owner, ids, ids, until)
+}
+
 func (q *pgQueue) Depth(ctx context.Context, transport string) (int, error) {
 	return depth(ctx, q.p.reader(), q.sql, transport)
 }

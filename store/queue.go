@@ -34,6 +34,7 @@ type queueSQL struct {
 	complete string
 	promote  string
 	retry    string
+	extend   string
 	exists   string
 	depth    string
 	depthAll string
@@ -69,6 +70,16 @@ WHERE id = $1 AND done_at IS NULL`),
 		depthAll: t(`SELECT count(*) FROM {q} WHERE done_at IS NULL`),
 		prune:    t(`DELETE FROM {q} WHERE done_at IS NOT NULL AND done_at < $1`),
 	}
+	// extend renews the leases of owner ($1) on the ids in $2 until $3. The id
+	// list is one parameter, so the statement text is fixed (prepared once):
+	// an array on PostgreSQL, a JSON array on SQLite.
+	extendSQL := `UPDATE {q} SET lease_until = $3, ready_at = $3
+WHERE id IN (SELECT value FROM json_each($2)) AND lease_owner = $1 AND lease_owner <> '' AND done_at IS NULL`
+	if postgres {
+		extendSQL = `UPDATE {q} SET lease_until = $3, ready_at = $3
+WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND lease_owner <> '' AND done_at IS NULL`
+	}
+	q.extend = t(extendSQL)
 	if postgres {
 		// The CTE is materialized so that the locking subquery runs exactly
 		// once; SKIP LOCKED lets several processes claim side by side.
@@ -144,7 +155,7 @@ func foundOrNotFound(ctx context.Context, q querier, sql queueSQL, id int64) err
 	return nil
 }
 
-// retryItem, depth and prune are the same on both backends.
+// retryItem, extendLeases, depth and prune are the same on both backends.
 
 func retryItem(ctx context.Context, q querier, sql queueSQL, id int64, next time.Time, lastErr string) error {
 	n, err := q.Exec(ctx, sql.retry, id, ms(next), lastErr)
@@ -152,6 +163,18 @@ func retryItem(ctx context.Context, q querier, sql queueSQL, id int64, next time
 		err = foundOrNotFound(ctx, q, sql, id)
 	}
 	return wrapErr("retry "+sql.table, err)
+}
+
+// extendLeases runs queueSQL.extend; idList is the backend's encoding of ids.
+func extendLeases(ctx context.Context, q querier, sql queueSQL, owner string, ids []int64, idList any, until time.Time) (int, error) {
+	if len(ids) == 0 || owner == "" {
+		return 0, nil // nothing asked, or nothing can be leased by nobody
+	}
+	n, err := q.Exec(ctx, sql.extend, owner, idList, until.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: extend leases in %s: %w", sql.table, err)
+	}
+	return int(n), nil
 }
 
 func depth(ctx context.Context, q querier, sql queueSQL, transport string) (int, error) {

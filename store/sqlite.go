@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -222,6 +223,23 @@ func (q *sqliteQueue) Complete(ctx context.Context, id int64) error {
 
 func (q *sqliteQueue) Retry(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	return retryItem(ctx, q.s.writer(), q.sql, id, next, lastErr)
+}
+
+func (q *sqliteQueue) Extend(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
+	return extendLeases(ctx, q.s.writer(), q.sql, owner, ids, jsonIDs(ids), until)
+}
+
+// jsonIDs encodes ids as a JSON array for json_each.
+func jsonIDs(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 func (q *sqliteQueue) Depth(ctx context.Context, transport string) (int, error) {

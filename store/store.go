@@ -120,6 +120,14 @@ type Queue interface {
 	Complete(ctx context.Context, id int64) error
 	// Retry releases the lease and schedules the item again.
 	Retry(ctx context.Context, id int64, next time.Time, lastErr string) error
+	// Extend renews leases: every item of ids (distinct) that is unfinished and
+	// leased by owner is now leased until until. It returns how many items were
+	// extended; the others (completed, retried, or claimed by another owner
+	// after the lease expired: the lease is lost) are left alone. A living
+	// worker calls it well before its leases end, so claims can be short and a
+	// dead worker's items come back soon. One statement for up to a few hundred
+	// ids.
+	Extend(ctx context.Context, owner string, ids []int64, until time.Time) (int, error)
 	// Depth counts unfinished items of transport ("" for all).
 	Depth(ctx context.Context, transport string) (int, error)
 	// Prune deletes done items completed before t.

@@ -22,20 +22,19 @@ func (r *runner) serve() {
 // reports whether the item's lease was released (completed or rescheduled).
 func (r *runner) attempt(j job) bool {
 	it := j.it
-	start := r.now()
-	// Handle must be over before the lease is: keep a tenth of it as margin.
-	budget := j.claimed.Add(r.lease - r.lease/10).Sub(start)
-	budget = max(budget, r.lease/10)
-	hctx, cancel := context.WithTimeout(r.hctx, budget)
+	// The lease is renewed while Handle runs: only HandleTimeout bounds it.
+	hctx, cancel := context.WithTimeout(r.hctx, r.handleTimeout)
 	err := r.safeHandle(hctx, it)
 	cancel()
 
 	if err != nil && r.hctx.Err() != nil {
+		r.leases.release(it.ID)
 		r.log.Info("delivery interrupted by shutdown; the item comes back when its lease expires",
 			"id", it.ID, "err", err)
 		return false
 	}
 	if r.abandoned.Load() {
+		r.leases.release(it.ID)
 		return false
 	}
 	// The outcome must be recorded even while Run is shutting down.
@@ -63,6 +62,7 @@ func (r *runner) attempt(j job) bool {
 		if !it.Deadline.IsZero() && next.After(it.Deadline) {
 			next = it.Deadline
 		}
+		r.leases.release(it.ID)
 		if rerr := r.q.Retry(sctx, it.ID, next, lastError(err)); rerr != nil {
 			r.m.storeError(r.transport, r.queue)
 			r.log.Error("cannot reschedule item; it comes back when its lease expires",
@@ -107,6 +107,7 @@ func (r *runner) giveUp(ctx context.Context, it store.QueueItem, err error) {
 }
 
 func (r *runner) complete(ctx context.Context, it store.QueueItem) bool {
+	r.leases.release(it.ID)
 	if err := r.q.Complete(ctx, it.ID); err != nil {
 		r.m.storeError(r.transport, r.queue)
 		r.log.Error("cannot complete item; it will be handled again when its lease expires",

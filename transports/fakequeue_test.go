@@ -14,7 +14,8 @@ import (
 
 // fakeQueue is an in-memory store.Queue with the real contract: Claim hands out
 // only the due, unleased oldest unfinished item of each key, oldest first;
-// Retry releases the lease and counts an attempt; expired leases come back.
+// Retry releases the lease and counts an attempt; expired leases come back;
+// Extend renews only the leases its owner still holds.
 type fakeQueue struct {
 	mu       sync.Mutex
 	nextID   int64
@@ -34,10 +35,12 @@ type fakeItem struct {
 }
 
 type fakeEvent struct {
-	op      string // "claim", "complete", "retry"
+	op      string // "claim", "complete", "retry", "extend"
 	items   []store.QueueItem
-	next    time.Time
+	next    time.Time // retry: when due again; extend: the new lease end
 	lastErr string
+	owner   string  // claim, extend
+	asked   []int64 // extend: the ids asked for (items: those extended)
 }
 
 func newFakeQueue() *fakeQueue {
@@ -97,7 +100,7 @@ func (q *fakeQueue) Claim(ctx context.Context, transport, owner string, now time
 		out = append(out, fi.it)
 	}
 	q.mu.Unlock()
-	q.emit(fakeEvent{op: "claim", items: out})
+	q.emit(fakeEvent{op: "claim", items: out, owner: owner})
 	return out, nil
 }
 
@@ -116,7 +119,7 @@ func (q *fakeQueue) Complete(ctx context.Context, id int64) error {
 		q.mu.Unlock()
 		return err
 	}
-	fi.done, fi.leaseUntil = true, time.Time{}
+	fi.done, fi.owner, fi.leaseUntil = true, "", time.Time{}
 	k := fi.it.Transport + "\x00" + fi.it.Key
 	ids := q.byKey[k]
 	if ids[0] == id { // the usual case: the head
@@ -143,11 +146,30 @@ func (q *fakeQueue) Retry(ctx context.Context, id int64, next time.Time, lastErr
 		return err
 	}
 	fi.it.Attempts++
-	fi.it.NextAttempt, fi.it.LastError, fi.leaseUntil = next, lastErr, time.Time{}
+	fi.it.NextAttempt, fi.it.LastError, fi.owner, fi.leaseUntil = next, lastErr, "", time.Time{}
 	it := fi.it
 	q.mu.Unlock()
 	q.emit(fakeEvent{op: "retry", items: []store.QueueItem{it}, next: next, lastErr: lastErr})
 	return nil
+}
+
+func (q *fakeQueue) Extend(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	var out []store.QueueItem
+	for _, id := range ids {
+		fi := q.items[id]
+		if fi == nil || fi.done || owner == "" || fi.owner != owner {
+			continue
+		}
+		fi.leaseUntil = until
+		out = append(out, fi.it)
+	}
+	q.mu.Unlock()
+	q.emit(fakeEvent{op: "extend", items: out, next: until, owner: owner, asked: slices.Clone(ids)})
+	return len(out), nil
 }
 
 func (q *fakeQueue) Depth(ctx context.Context, transport string) (int, error) {
@@ -170,6 +192,14 @@ func (q *fakeQueue) state(id int64) (store.QueueItem, bool, time.Time) {
 	defer q.mu.Unlock()
 	fi := q.items[id]
 	return fi.it, fi.done, fi.leaseUntil
+}
+
+// leaseOf returns the owner of item id and its lease expiry.
+func (q *fakeQueue) leaseOf(id int64) (string, time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fi := q.items[id]
+	return fi.owner, fi.leaseUntil
 }
 
 // add enqueues an item for transport "test" with a text payload.

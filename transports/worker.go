@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,25 +49,40 @@ import (
 // idempotent where the network allows it (the webhook transport sends an
 // Idempotency-Key; inbound stanzas keep their id).
 //
+// Each attempt runs for at most HandleTimeout (default 2m): Handle's context
+// expires then, and an attempt cut short that way is a temporary failure.
+//
 // # Leases
 //
-// A busy worker claims up to Concurrency items more than it has free slots, so
-// that it claims in batches; such an item waits about one Handle for a slot.
-// Lease must exceed that wait plus the pacing hold (at most Lease/4, see below)
-// plus the longest Handle: an item still being handled when its lease expires
-// may be handed to another worker and delivered twice. The worker enforces it:
-// Handle's context expires a tenth of the Lease before the lease does, and an
-// attempt cut short that way is a temporary failure.
+// Claim leases items for Lease (default 30s), and while the worker lives it
+// renews the leases of every item it holds — claimed and not yet completed,
+// rescheduled or handed back: waiting for a slot (a busy worker claims up to
+// Concurrency items ahead, to claim in batches), held for its pacing turn, or
+// being handled — every Lease/3, with one Extend call for all of them. So the
+// lease bounds neither how long an item may wait nor how long Handle may run.
+//
+// What a sender can rely on: an item is with one worker at a time while that
+// worker lives, and after a crash (xgate killed, host lost) the items it held
+// and had not finished can be claimed again at most Lease after the crash, by
+// the other workers or after a restart, and are claimed at their next Poll.
+// A shorter Lease means a faster recovery and more frequent renewals.
+//
+// A renewal that does not reach the store within the lease (a store outage, or
+// a process stalled for about 2/3 of Lease) may lose a lease: another worker
+// may then claim the item and deliver it too (at least once). Extend reports
+// fewer items than asked, and the worker logs it at warn level.
 //
 // # Pacing
 //
 // RateKey (optional) spaces the starts of Handles that share a rate key (a
 // sending number) by the returned interval, without delaying other keys and
 // without using a Concurrency slot while an item waits. An item that must wait
-// is kept leased in memory until its turn when that turn is at most Lease/4
-// away; otherwise it is handed back to the store (Retry, with its previous
-// LastError) for the time of its turn, and when it is claimed again it keeps
-// the turn it was given. Such a deferral may count as an attempt in the store:
+// is kept leased (and renewed) in memory until its turn when that turn is at
+// most PaceHold away; otherwise it is handed back to the store (Retry, with
+// its previous LastError) for the time of its turn, and when it is claimed
+// again it keeps the turn it was given. PaceHold bounds how many items a busy
+// rate key keeps in memory and away from other workers; it is not tied to the
+// lease, which is renewed. Such a deferral may count as an attempt in the store:
 // it only makes a later backoff longer (backoff is capped by RetryMax, and
 // giving up depends on the Deadline, never on a count). Ordering per Key is not
 // affected: a waiting item stays the unfinished head of its Key.
@@ -107,7 +123,9 @@ type Worker struct {
 	Transport string
 	// QueueName labels metrics and logs: "outbox" or "inbox".
 	QueueName string
-	// Owner identifies this process in leases (an instance id).
+	// Owner identifies this process in leases (an instance id). Leases are
+	// renewed by owner, so it must differ between processes sharing a store;
+	// empty: a random one.
 	Owner string
 
 	// Handle makes one delivery attempt. Its error is classified with
@@ -130,10 +148,18 @@ type Worker struct {
 	// Batch caps how many items one Claim leases (default 64). The worker never
 	// holds more than 2×Concurrency claimed items, pacing aside.
 	Batch int
-	// Lease is how long a claimed item is reserved for this worker
-	// (default 5m). See Leases above.
+	// Lease is how long a claim, or a renewal, reserves an item for this
+	// worker (default 30s); leases are renewed every Lease/3. It bounds how
+	// long a dead worker's items stay out of reach. See Leases above.
 	Lease time.Duration
-	// Poll is how often the worker claims when nothing wakes it (default 5s).
+	// HandleTimeout bounds one Handle (default 2m).
+	HandleTimeout time.Duration
+	// PaceHold is the furthest pacing turn an item waits for in memory
+	// (default 1m); see Pacing above.
+	PaceHold time.Duration
+	// Poll is how often the worker claims when nothing wakes it (default 5s,
+	// or Lease if shorter: nothing wakes a worker when another one's leases
+	// expire).
 	Poll time.Duration
 	// Grace is how long in-flight Handles may go on after Run's context ends
 	// before their own context is cancelled (default 10s).
@@ -159,7 +185,9 @@ const (
 	defaultRetryMax    = 10 * time.Minute
 	defaultConcurrency = 8
 	defaultBatch       = 64
-	defaultLease       = 5 * time.Minute
+	defaultLease       = 30 * time.Second
+	defaultHandle      = 2 * time.Minute
+	defaultPaceHold    = time.Minute
 	defaultPoll        = 5 * time.Second
 	defaultGrace       = 10 * time.Second
 	defaultDepthEvery  = 5 * time.Second
@@ -208,6 +236,7 @@ type runner struct {
 	retryMin, retryMax      time.Duration
 	concurrency, batch      int
 	lease, poll, grace      time.Duration
+	handleTimeout, paceHold time.Duration
 	depthEvery              time.Duration
 	log                     *slog.Logger
 	m                       *Metrics
@@ -217,22 +246,24 @@ type runner struct {
 	work chan job  // dispatch loop → pool; never holds more than concurrency jobs
 	done chan bool // pool → dispatch loop: one per finished job; true if the item was released
 
+	leases leases // the items whose leases the worker renews
+
 	// hctx is the parent of Handle contexts: cancelled Grace after Run's ctx.
 	hctx      context.Context
 	hcancel   context.CancelFunc
 	abandoned atomic.Bool
 
-	running      int
-	ready        []job // claimed, waiting for a free slot
-	pacer        pacer
-	claimFailing bool
-	depthFailing bool
+	running       int
+	ready         []job // claimed, waiting for a free slot
+	pacer         pacer
+	claimFailing  bool
+	depthFailing  bool
+	extendFailing bool
 }
 
 // job is one claimed item on its way to an attempt.
 type job struct {
-	it      store.QueueItem
-	claimed time.Time // when the lease began
+	it store.QueueItem
 }
 
 func newRunner(w *Worker) (*runner, error) {
@@ -249,13 +280,18 @@ func newRunner(w *Worker) (*runner, error) {
 		handle: w.Handle, onGiveUp: w.OnGiveUp, rateKey: w.RateKey,
 		retryMin: orDuration(w.RetryMin, defaultRetryMin), retryMax: orDuration(w.RetryMax, defaultRetryMax),
 		concurrency: orInt(w.Concurrency, defaultConcurrency), batch: orInt(w.Batch, defaultBatch),
-		lease: orDuration(w.Lease, defaultLease), poll: orDuration(w.Poll, defaultPoll),
+		lease: orDuration(w.Lease, defaultLease), poll: orDuration(w.Poll, min(defaultPoll, orDuration(w.Lease, defaultLease))),
 		grace: orDuration(w.Grace, defaultGrace), depthEvery: orDuration(w.DepthEvery, defaultDepthEvery),
+		handleTimeout: orDuration(w.HandleTimeout, defaultHandle), paceHold: orDuration(w.PaceHold, defaultPaceHold),
 		log: w.Logger, m: w.Metrics, now: w.Now, wake: w.wakeChan(),
 	}
 	if r.queue == "" {
 		r.queue = "queue"
 	}
+	if r.owner == "" {
+		r.owner = fmt.Sprintf("worker-%016x", rand.Uint64())
+	}
+	r.leases.held = map[int64]struct{}{}
 	if r.retryMax < r.retryMin {
 		r.retryMax = r.retryMin
 	}
@@ -266,7 +302,7 @@ func newRunner(w *Worker) (*runner, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.pacer = newPacer(r.lease / 4)
+	r.pacer = newPacer(r.paceHold)
 	return r, nil
 }
 
@@ -300,12 +336,14 @@ func (r *runner) run(ctx context.Context) error {
 	defer depth.Stop()
 	hold := time.NewTimer(time.Hour)
 	defer hold.Stop()
+	renew := time.NewTicker(r.renewEvery())
+	defer renew.Stop()
 
 	r.updateDepth(ctx)
 	want := true // claim when a slot is free
 	for {
 		if ctx.Err() != nil {
-			return r.drain()
+			return r.drain(renew.C)
 		}
 		now := r.now()
 		r.fill(now)
@@ -338,6 +376,8 @@ func (r *runner) run(ctx context.Context) error {
 				}
 			}
 		case <-holdC:
+		case <-renew.C:
+			r.renew(ctx)
 		case <-depth.C:
 			r.updateDepth(ctx)
 			r.pacer.forget(r.now(), r.lease)
@@ -362,7 +402,8 @@ func (r *runner) claim(ctx context.Context, now time.Time) bool {
 	}
 	r.storeRecovered("claim", &r.claimFailing)
 	for _, it := range items {
-		r.dispatch(ctx, job{it: it, claimed: now}, now)
+		r.leases.add(it.ID) // until finished or handed back
+		r.dispatch(ctx, job{it: it}, now)
 	}
 	return len(items) == limit
 }
@@ -404,6 +445,7 @@ func (r *runner) start(j job) {
 // deferItem hands a claimed item back to the store, due at at: a paced item
 // until its turn, or an item not started when Run ends.
 func (r *runner) deferItem(ctx context.Context, it store.QueueItem, at time.Time) {
+	r.leases.release(it.ID)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := r.q.Retry(sctx, it.ID, at, it.LastError); err != nil {
@@ -428,8 +470,9 @@ func (r *runner) safeRateKey(it store.QueueItem) (key string, interval time.Dura
 	return r.rateKey(it)
 }
 
-// drain runs after Run's ctx ended: see Shutdown in the Worker doc.
-func (r *runner) drain() error {
+// drain runs after Run's ctx ended: see Shutdown in the Worker doc. The
+// leases of the deliveries in flight are still renewed on renew.
+func (r *runner) drain(renew <-chan time.Time) error {
 	for _, h := range r.pacer.drain() {
 		r.deferItem(context.Background(), h.j.it, h.slot)
 	}
@@ -447,6 +490,8 @@ func (r *runner) drain() error {
 		select {
 		case <-r.done:
 			r.running--
+		case <-renew:
+			r.renew(context.Background())
 		case <-grace.C:
 			if cancelled {
 				r.abandoned.Store(true)

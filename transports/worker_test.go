@@ -299,11 +299,11 @@ func TestWorkerRateKey(t *testing.T) {
 	const n = 4
 	cases := []struct {
 		name      string
-		lease     time.Duration
+		paceHold  time.Duration
 		wantDefer bool
 	}{
-		{name: "held in lease", lease: time.Minute},
-		{name: "handed back to the store", lease: 4 * interval, wantDefer: true}, // holds at most one interval
+		{name: "held in memory"}, // default PaceHold: a minute
+		{name: "handed back to the store", paceHold: interval, wantDefer: true}, // holds at most one interval
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,7 +332,7 @@ func TestWorkerRateKey(t *testing.T) {
 			var mu sync.Mutex
 			var paced, free []time.Time
 			w := &Worker{
-				Queue: q, Transport: "test", Owner: "me", Concurrency: 2, Lease: tc.lease,
+				Queue: q, Transport: "test", Owner: "me", Concurrency: 2, PaceHold: tc.paceHold,
 				Poll: 5 * time.Millisecond,
 				Handle: func(ctx context.Context, it store.QueueItem) error {
 					now := time.Now()

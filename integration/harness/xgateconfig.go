@@ -25,6 +25,9 @@ type XgateConfig struct {
 	RetryMin    time.Duration // delivery.retry_min; default 100ms
 	RetryMax    time.Duration // delivery.retry_max; default 1s
 	GiveUpAfter time.Duration // delivery.give_up_after; default 10m
+	// Lease is delivery.lease; default 2s, so that the items a killed xgate
+	// was delivering come back quickly after a restart.
+	Lease time.Duration
 
 	LogLevel string // default "debug"
 
@@ -71,8 +74,9 @@ func (c XgateConfig) YAML() string {
 	fmt.Fprintf(&b, "store:\n  driver: %s\n  dsn: %s\n", def(c.StoreDriver, "sqlite"), yamlQuote(def(c.StoreDSN, "xgate.db")))
 	fmt.Fprintf(&b, "http:\n  listen: %s\n", yamlQuote(c.HTTPListen))
 	fmt.Fprintf(&b, "log:\n  level: %s\n  format: text\n", def(c.LogLevel, "debug"))
-	fmt.Fprintf(&b, "delivery:\n  retry_min: %s\n  retry_max: %s\n  give_up_after: %s\n",
-		dur(c.RetryMin, 100*time.Millisecond), dur(c.RetryMax, time.Second), dur(c.GiveUpAfter, 10*time.Minute))
+	fmt.Fprintf(&b, "delivery:\n  retry_min: %s\n  retry_max: %s\n  give_up_after: %s\n  lease: %s\n",
+		dur(c.RetryMin, 100*time.Millisecond), dur(c.RetryMax, time.Second), dur(c.GiveUpAfter, 10*time.Minute),
+		dur(c.Lease, 2*time.Second))
 	if c.Webhook == nil && c.ExtraTransports == "" {
 		return b.String()
 	}
