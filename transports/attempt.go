@@ -72,6 +72,7 @@ func (r *runner) attempt(j job) bool {
 		r.m.result(r.transport, r.queue, resultRetried)
 		r.log.Debug("delivery failed; retrying", "id", it.ID, "attempt", it.Attempts+1,
 			"next", next, "err", err)
+		r.wakeAt(next)
 		return true
 	}
 }
@@ -138,4 +139,19 @@ func lastError(err error) string {
 		s = strings.ToValidUTF8(s[:maxLastError], "")
 	}
 	return s
+}
+
+// wakeAt makes the dispatch loop claim again when a retry falls due before the
+// next poll would notice it: a short backoff then means a short wait.
+func (r *runner) wakeAt(at time.Time) {
+	d := at.Sub(r.now())
+	if d >= r.poll {
+		return
+	}
+	time.AfterFunc(max(d, 0), func() {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	})
 }
