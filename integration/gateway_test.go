@@ -127,6 +127,53 @@ func TestGateway(t *testing.T) {
 				}
 			})
 
+			t.Run("nested body", func(t *testing.T) {
+				// The reason for mellium over gosrc.io/xmpp (docs/decisions.md):
+				// a <body> nested in another child is not the message's body.
+				id := "nested-1"
+				alice.Send(t, "<message type='chat' id='"+id+"' to='carol@"+hookDomain+"'><body>real</body>"+
+					"<x xmlns='urn:example'><body>nested</body></x></message>")
+				ps := e.recv.Wait(t, 15*time.Second, func(ps []harness.WebhookPost) (bool, string) {
+					return findPost(ps, id).Msg.ID == id, "no POST with id " + id
+				})
+				if got := findPost(ps, id).Msg.Body; got != "real" {
+					t.Errorf("nested body: POSTed body %q, want %q", got, "real")
+				}
+			})
+
+			t.Run("bad input", func(t *testing.T) {
+				// An oversized message is refused with not-acceptable and is
+				// never POSTed.
+				big := strings.Repeat("x", 40<<10) // over the harness's 32 KiB max_stanza_size
+				id := alice.SendMessage(t, "carol@"+hookDomain, big)
+				r := alice.Expect(t, 15*time.Second, harness.All(harness.Name("message"), harness.ID(id), harness.Type("error")))
+				if cond, text := r.ErrorCondition(); cond != "not-acceptable" || text == "" {
+					t.Errorf("oversized message: want not-acceptable with a text, got %s", r)
+				}
+				// A registration form that is not a form of ours.
+				r = alice.IQ(t, "<iq type='set' to='"+hookDomain+"'><query xmlns='"+nsRegister+"'>"+
+					"<x xmlns='"+nsData+"' type='submit'><field var='FORM_TYPE'><value>urn:example:other</value></field></x></query></iq>")
+				if cond, text := r.ErrorCondition(); r.Type() != "error" || (cond != "bad-request" && cond != "not-acceptable") || text == "" {
+					t.Errorf("foreign form: want bad-request or not-acceptable with a text, got %s", r)
+				}
+				// Disco on an empty localpart-less resource of the domain and a
+				// message to the bare domain are answered, not crashed on.
+				r = alice.IQ(t, "<iq type='get' to='"+hookDomain+"/x'><query xmlns='"+nsDiscoInfo+"'/></iq>")
+				if r.Type() != "result" && r.Type() != "error" {
+					t.Errorf("disco to domain/resource: %s", r)
+				}
+				for _, p := range e.recv.Posts() {
+					if len(p.Msg.Body) >= len(big) {
+						t.Errorf("the oversized message was POSTed")
+					}
+				}
+				// The gateway still works.
+				r = alice.IQ(t, "<iq type='get' to='"+hookDomain+"'><ping xmlns='"+nsPing+"'/></iq>")
+				if r.Type() != "result" {
+					t.Errorf("ping after bad input: %s", r)
+				}
+			})
+
 			t.Run("inbound message", func(t *testing.T) {
 				code := e.postInbound(t, harness.WebhookMessage{ID: "in-1", From: "dave", To: alice.Bare, Body: "hi alice"})
 				if code/100 != 2 {

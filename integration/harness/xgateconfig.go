@@ -25,6 +25,10 @@ type XgateConfig struct {
 	RetryMin    time.Duration // delivery.retry_min; default 100ms
 	RetryMax    time.Duration // delivery.retry_max; default 1s
 	GiveUpAfter time.Duration // delivery.give_up_after; default 10m
+	// MaxStanzaSize is xmpp.max_stanza_size; default 32 KiB, below what
+	// Prosody and ejabberd accept from clients, so tests can exceed it.
+	MaxStanzaSize int
+
 	// Lease is delivery.lease; default 2s, so that the items a killed xgate
 	// was delivering come back quickly after a restart.
 	Lease time.Duration
@@ -68,9 +72,13 @@ func (c XgateConfig) YAML() string {
 		return v.String()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "xmpp:\n  server: %s\n  domain: %s\n  keepalive: %s\n  keepalive_timeout: %s\n  reconnect_max: %s\n",
+	maxStanza := c.MaxStanzaSize
+	if maxStanza == 0 {
+		maxStanza = 32 << 10
+	}
+	fmt.Fprintf(&b, "xmpp:\n  server: %s\n  domain: %s\n  keepalive: %s\n  keepalive_timeout: %s\n  reconnect_max: %s\n  max_stanza_size: %d\n",
 		yamlQuote(c.Server), yamlQuote(def(c.Domain, "localhost")), dur(c.Keepalive, 2*time.Second),
-		dur(c.KeepaliveTimeout, 2*time.Second), dur(c.ReconnectMax, 2*time.Second))
+		dur(c.KeepaliveTimeout, 2*time.Second), dur(c.ReconnectMax, 2*time.Second), maxStanza)
 	fmt.Fprintf(&b, "store:\n  driver: %s\n  dsn: %s\n", def(c.StoreDriver, "sqlite"), yamlQuote(def(c.StoreDSN, "xgate.db")))
 	fmt.Fprintf(&b, "http:\n  listen: %s\n", yamlQuote(c.HTTPListen))
 	fmt.Fprintf(&b, "log:\n  level: %s\n  format: text\n", def(c.LogLevel, "debug"))
