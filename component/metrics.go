@@ -1,10 +1,11 @@
 package component
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"xgate/transports"
 )
 
 // Metrics are the Prometheus series of the XMPP side. One *Metrics is shared
@@ -66,26 +67,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg == nil {
 		return m
 	}
-	m.stanzas = registerCollector(reg, m.stanzas)
-	m.up = registerCollector(reg, m.up)
-	m.reconnects = registerCollector(reg, m.reconnects)
-	m.errors = registerCollector(reg, m.errors)
-	m.pingRTT = registerCollector(reg, m.pingRTT)
+	m.stanzas = transports.RegisterCollector(reg, m.stanzas)
+	m.up = transports.RegisterCollector(reg, m.up)
+	m.reconnects = transports.RegisterCollector(reg, m.reconnects)
+	m.errors = transports.RegisterCollector(reg, m.errors)
+	m.pingRTT = transports.RegisterCollector(reg, m.pingRTT)
 	return m
-}
-
-// registerCollector registers c, or returns the identical collector reg already has.
-// Any other registration failure is a programming error in the metric
-// definitions above; the series then stay unregistered instead of panicking.
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }
 
 // StanzaIn counts one stanza read from the server for domain.

@@ -63,18 +63,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"transport", "queue"}),
 	}
 	if reg != nil {
-		m.depth = register(reg, m.depth)
-		m.attempts = register(reg, m.attempts)
-		m.errors = register(reg, m.errors)
-		m.latency = register(reg, m.latency)
+		m.depth = RegisterCollector(reg, m.depth)
+		m.attempts = RegisterCollector(reg, m.attempts)
+		m.errors = RegisterCollector(reg, m.errors)
+		m.latency = RegisterCollector(reg, m.latency)
 	}
 	return m
 }
 
-// register registers c, or returns the identical collector registered before.
-// Any other registration error leaves c unregistered: its names are fixed, so
-// that can only come from another collector squatting on them.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+// RegisterCollector registers c with reg, or returns the identical collector
+// registered before (a second NewMetrics on the same registry). Any other
+// registration error leaves c unregistered: metric names are fixed in code, so
+// that can only come from another collector squatting on them. Every package's
+// metrics use it, so none panics on a shared registry.
+func RegisterCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	err := reg.Register(c)
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {

@@ -60,7 +60,7 @@ func newTestTransport(t testing.TB, url string, timeout time.Duration) (*Transpo
 		t.Fatal(err)
 	}
 	up := &fakeUplink{}
-	tr.up = up // what Run does, without a goroutine
+	tr.up.Set(up) // what Run does, without a goroutine
 	return tr, up
 }
 

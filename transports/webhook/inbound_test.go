@@ -128,7 +128,7 @@ func TestInboundUnavailable(t *testing.T) {
 	})
 	t.Run("not running", func(t *testing.T) {
 		tr, _ := newTestTransport(t, "http://127.0.0.1:1/", 0)
-		tr.up = nil
+		tr.up.Set(nil)
 		if rec := post(t, tr.Handler(), body, ""); rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503", rec.Code)
 		}
@@ -138,7 +138,7 @@ func TestInboundUnavailable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr.up = &fakeUplink{}
+		tr.up.Set(&fakeUplink{})
 		// Even a body "signed" with the empty key is refused.
 		if rec := post(t, tr.Handler(), body, sign(nil, body)); rec.Code != http.StatusForbidden {
 			t.Fatalf("status %d, want 403", rec.Code)

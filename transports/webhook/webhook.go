@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"xgate/transports"
@@ -62,8 +61,7 @@ type Transport struct {
 	client     *http.Client
 	log        *slog.Logger
 
-	mu sync.RWMutex
-	up transports.Uplink // set while Run runs
+	up transports.UplinkSlot // set while Run runs
 }
 
 const (
@@ -128,24 +126,13 @@ func (t *Transport) PublicPath() string { return t.publicPath }
 // Run keeps up for the inbound handler until ctx ends, then returns nil. While
 // Run is not running, the handler answers 503.
 func (t *Transport) Run(ctx context.Context, up transports.Uplink) error {
-	if up == nil {
-		return errors.New("webhook: run: no uplink")
+	if err := t.up.Hold(ctx, up); err != nil {
+		return fmt.Errorf("webhook: %w", err)
 	}
-	t.mu.Lock()
-	t.up = up
-	t.mu.Unlock()
-	<-ctx.Done()
-	t.mu.Lock()
-	t.up = nil
-	t.mu.Unlock()
 	return nil
 }
 
-func (t *Transport) uplink() transports.Uplink {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.up
-}
+func (t *Transport) uplink() transports.Uplink { return t.up.Get() }
 
 // CheckAddress accepts any non-empty localpart: the receiver decides what a
 // contact is (it may answer 404, which the sender sees as item-not-found).
