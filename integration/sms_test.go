@@ -276,6 +276,23 @@ func TestSMS(t *testing.T) {
 			t.Errorf("/metrics: %d %v\n%s", code, err, body)
 		}
 	})
+
+	// Last: it restarts xgate. The day's count is in the store, so a restart
+	// does not forgive it.
+	t.Run("daily cap after restart", func(t *testing.T) {
+		e.xg.Restart(t)
+		e.xg.WaitHealthy(t, healthyAfter)
+		id := sendSMS(t, bob, "+15550003333", "cap after restart")
+		r := bob.Expect(t, smsWait, harness.All(harness.Name("message"), harness.ID(id), harness.Type("error")))
+		if cond, text := r.ErrorCondition(); cond != "policy-violation" || !strings.Contains(text, "limit") {
+			t.Errorf("over the cap after a restart: want policy-violation, got %s", r)
+		}
+		for _, m := range e.tw.Messages() {
+			if m.Body == "cap after restart" {
+				t.Errorf("the message over the cap reached Twilio after a restart")
+			}
+		}
+	})
 }
 
 func httpGetText(url string) (int, string, error) {

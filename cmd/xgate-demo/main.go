@@ -40,9 +40,11 @@ const (
 
 func demo(r *runner) {
 	secret, inbound, ircSecret := randomSecret(), randomSecret(), randomSecret()
+	smsSecret := randomSecret()
 	r.Logf("starting Prosody…")
 	srv := harness.StartProsody(r, harness.ProsodyOptions{ServerOptions: harness.ServerOptions{
-		Components: []harness.Component{{Domain: hookDomain, Secret: secret}, {Domain: ircDomain, Secret: ircSecret}},
+		Components: []harness.Component{{Domain: hookDomain, Secret: secret}, {Domain: ircDomain, Secret: ircSecret},
+			{Domain: smsDomain, Secret: smsSecret}},
 	}})
 	srv.RegisterAll(r, harness.Account{User: "alice", Pass: "alice"}, harness.Account{User: "bob", Pass: "bob"})
 
@@ -53,6 +55,7 @@ func demo(r *runner) {
 	cfg.RetryMin, cfg.RetryMax = time.Second, 30*time.Second
 	cfg.Webhook = &harness.WebhookSection{Domain: hookDomain, Secret: secret, URL: echo.URL(), InboundSecret: inbound}
 	ircHelp := startIRC(r, &cfg, ircSecret)
+	smsHelp := startSMS(r, &cfg, smsSecret, os.Stdin)
 	r.Logf("building and starting xgate…")
 	x := harness.StartXgate(r, cfg.YAML())
 	x.WaitHealthy(r, 60*time.Second)
@@ -86,6 +89,7 @@ Ctrl-C stops everything the demo started.
 		srv.Domain, portOf(srv.C2SAddr), hookDomain, hookDomain, hookDomain, hookDomain,
 		srv.Domain, portOf(srv.C2SAddr), hookDomain)
 	fmt.Println(ircHelp)
+	fmt.Println(smsHelp)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -129,6 +129,14 @@ func (tw *Twilio) Messages() []TwilioMessage {
 	return append([]TwilioMessage(nil), tw.messages...)
 }
 
+// Changed returns a channel closed at the next request the stand-in
+// records: take it before reading Messages, then wait on it for news.
+func (tw *Twilio) Changed() <-chan struct{} {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.changed
+}
+
 // WaitMessages waits until cond holds for the accepted messages, failing
 // the test after timeout with cond's explanation.
 func (tw *Twilio) WaitMessages(t T, timeout time.Duration, cond func([]TwilioMessage) (bool, string)) []TwilioMessage {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"xgate/mapping"
@@ -82,7 +81,11 @@ func (t *Transport) Deliver(ctx context.Context, m transports.Message) error {
 		}
 	}
 	day := t.now().UTC().Format(time.DateOnly)
-	if !t.guard.reserve(user, day) {
+	ok, err := t.guard.reserve(ctx, user, day)
+	if err != nil {
+		return transports.Temporary("the gateway's store is unavailable", err)
+	}
+	if !ok {
 		t.m.refused("daily_cap")
 		return transports.Permanent("policy-violation", fmt.Sprintf(
 			"you reached this gateway's limit of %d text messages per day; it resets at midnight UTC", t.cfg.DailyCap), nil)
@@ -91,7 +94,9 @@ func (t *Transport) Deliver(ctx context.Context, m transports.Message) error {
 	sid, err := t.api.create(cctx, sendParams{From: from, To: to, Body: body, StatusCallback: t.StatusURL(), Media: media})
 	cancel()
 	if err != nil {
-		t.guard.release(user, day)
+		if rerr := t.guard.release(context.WithoutCancel(ctx), user, day); rerr != nil {
+			t.log.Warn("cannot give back the daily count of an unsent message", "user", user, "err", rerr)
+		}
 		t.m.sent(resultOf(err), 0)
 		return err
 	}
@@ -140,46 +145,4 @@ func resultOf(err error) string {
 		return "temporary_error"
 	}
 	return "permanent_error"
-}
-
-// dailyGuard counts each user's messages per UTC day. The count is kept in
-// memory: a restart forgives the day's sends (documented in docs/sms.md).
-type dailyGuard struct {
-	limit int
-	mu    sync.Mutex
-	day   string
-	count map[string]int
-}
-
-func newDailyGuard(limit int) *dailyGuard {
-	return &dailyGuard{limit: limit, count: map[string]int{}}
-}
-
-// reserve counts one message of user on day, unless the cap is reached.
-func (g *dailyGuard) reserve(user, day string) bool {
-	if g.limit <= 0 {
-		return true
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if day != g.day {
-		g.day, g.count = day, map[string]int{}
-	}
-	if g.count[user] >= g.limit {
-		return false
-	}
-	g.count[user]++
-	return true
-}
-
-// release gives back a reservation of a message that was not sent.
-func (g *dailyGuard) release(user, day string) {
-	if g.limit <= 0 {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if day == g.day && g.count[user] > 0 {
-		g.count[user]--
-	}
 }

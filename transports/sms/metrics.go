@@ -1,9 +1,9 @@
 package sms
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"xgate/transports"
 )
 
 // metrics counts what the SMS transport sends and receives. A nil Registerer
@@ -35,25 +35,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"kind", "result"}),
 	}
 	if reg != nil {
-		m.sends = register(reg, m.sends)
-		m.segments = register(reg, m.segments)
-		m.refusals = register(reg, m.refusals)
-		m.inbound = register(reg, m.inbound)
+		m.sends = transports.RegisterCollector(reg, m.sends)
+		m.segments = transports.RegisterCollector(reg, m.segments)
+		m.refusals = transports.RegisterCollector(reg, m.refusals)
+		m.inbound = transports.RegisterCollector(reg, m.inbound)
 	}
 	return m
-}
-
-// register registers c or returns the identical collector registered before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-	}
-	return c
 }
 
 func (m *metrics) sent(result string, segments int) {

@@ -43,7 +43,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,8 +117,7 @@ type Transport struct {
 	m         *metrics
 	guard     *dailyGuard
 
-	mu sync.RWMutex
-	up transports.Uplink // set while Run runs
+	up transports.UplinkSlot // set while Run runs
 }
 
 const (
@@ -170,7 +168,7 @@ func New(cfg Config) (*Transport, error) {
 		assigned:  map[string][]string{},
 		mediaKey:  deriveKey(cfg.AuthToken, "xgate sms media v1"),
 		m:         newMetrics(cfg.Registerer),
-		guard:     newDailyGuard(cfg.DailyCap),
+		guard:     newDailyGuard(cfg.DailyCap, cfg.Store),
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -223,24 +221,13 @@ func (t *Transport) SendsReceipts() bool { return true }
 // Run keeps up for the webhook handlers until ctx ends. While Run is not
 // running, the webhooks answer 503.
 func (t *Transport) Run(ctx context.Context, up transports.Uplink) error {
-	if up == nil {
-		return errors.New("sms: run: no uplink")
+	if err := t.up.Hold(ctx, up); err != nil {
+		return fmt.Errorf("sms: %w", err)
 	}
-	t.mu.Lock()
-	t.up = up
-	t.mu.Unlock()
-	<-ctx.Done()
-	t.mu.Lock()
-	t.up = nil
-	t.mu.Unlock()
 	return nil
 }
 
-func (t *Transport) uplink() transports.Uplink {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.up
-}
+func (t *Transport) uplink() transports.Uplink { return t.up.Get() }
 
 // CheckAddress accepts E.164 localparts and short codes; the error text
 // (for jid-malformed) says how to write the number.
