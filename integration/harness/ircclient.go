@@ -74,7 +74,11 @@ func (c *IRCClient) Send(t T, line string) {
 func (c *IRCClient) SendBytes(t T, line []byte) {
 	t.Helper()
 	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.conn.Write(append(line, '\r', '\n')); err != nil {
+	_, err := c.conn.Write(append(line, '\r', '\n'))
+	// Clear the deadline: the reader's automatic PONG writes later, and a
+	// stale deadline would make it fail (ngircd then drops the client).
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	if err != nil {
 		t.Fatalf("harness: irc %s: write: %v", c.Nick, err)
 	}
 }

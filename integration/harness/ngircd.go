@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,19 @@ type IRCServer struct {
 // ngircd is not installed (fails when RequireEnv is set).
 func StartNgircd(t T) *IRCServer {
 	t.Helper()
+	return StartNgircdWith(t, NgircdOptions{})
+}
+
+// NgircdOptions change StartNgircdWith's configuration.
+type NgircdOptions struct {
+	// NoFloodLimits turns off ngircd's penalties and gives every client the
+	// relaxed flood protection mode F, for load runs.
+	NoFloodLimits bool
+}
+
+// StartNgircdWith is StartNgircd with options.
+func StartNgircdWith(t T, opts NgircdOptions) *IRCServer {
+	t.Helper()
 	bin, err := exec.LookPath("ngircd")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/ngircd"); serr == nil {
@@ -51,7 +65,7 @@ func StartNgircd(t T) *IRCServer {
 	if err := os.WriteFile(filepath.Join(dir, "motd"), []byte("test server\n"), 0o644); err != nil {
 		t.Fatalf("harness: ngircd: %v", err)
 	}
-	if err := os.WriteFile(conf, []byte(ngircdConfig(s)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(ngircdConfig(s, opts)), 0o644); err != nil {
 		t.Fatalf("harness: ngircd: write config: %v", err)
 	}
 	s.argv = []string{bin, "-n", "-f", conf}
@@ -65,8 +79,8 @@ func StartNgircd(t T) *IRCServer {
 	return s
 }
 
-func ngircdConfig(s *IRCServer) string {
-	return fmt.Sprintf(`[Global]
+func ngircdConfig(s *IRCServer, opts NgircdOptions) string {
+	conf := fmt.Sprintf(`[Global]
 	Name = %s
 	Info = xgate test server
 	Listen = 127.0.0.1
@@ -93,6 +107,11 @@ func ngircdConfig(s *IRCServer) string {
 	Name = oper
 	Password = operpass
 `, s.Name, s.Port, filepath.Join(s.Dir, "motd"), filepath.Join(s.Dir, "ngircd.pid"), os.Getuid(), os.Getgid())
+	if opts.NoFloodLimits {
+		conf = strings.Replace(conf, "[Limits]\n", "[Limits]\n\tMaxPenaltyTime = 0\n", 1)
+		conf = strings.Replace(conf, "[Options]\n", "[Options]\n\tDefaultUserModes = F\n", 1)
+	}
+	return conf
 }
 
 // Start starts the server (again) on the same port and waits until it
