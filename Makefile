@@ -5,7 +5,7 @@
 GO       ?= go
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo start for real on 127.0.0.1.
-TEST_PKGS := prosody ejabberd postgresql ngircd lua-event postfix dovecot-imapd dovecot-lmtpd
+TEST_PKGS := prosody ejabberd postgresql ngircd lua-event postfix dovecot-imapd dovecot-lmtpd inspircd atheme-services
 DEMO_PKGS := prosody lua-event ngircd
 UNIT      := ./cmd/... ./component/... ./config/... ./mapping/... ./store/... ./transports/...
 

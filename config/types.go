@@ -105,6 +105,11 @@ type IRC struct {
 	// FixedNetwork, when set, must be one of Networks' hosts: reserved for
 	// addresses without a server (#chan@domain).
 	FixedNetwork string `koanf:"fixed_network"`
+	// SecretsKey (or SecretsKeyFile), 64 hex digits (32 bytes), encrypts the
+	// users' SASL passwords kept in the store (AES-256-GCM). Unset: they are
+	// stored as given.
+	SecretsKey     string `koanf:"secrets_key"`
+	SecretsKeyFile string `koanf:"secrets_key_file"`
 }
 
 // IRCNetwork is one entry of transports.irc.networks.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"strconv"
 	"strings"
 )
@@ -37,6 +38,11 @@ func (c *Config) validateIRC(ps *problems) {
 		case "", "cp1252", "latin1":
 		default:
 			ps.add(base+".encoding", "%q is not a supported fallback encoding (expected cp1252 or latin1)", n.Encoding)
+		}
+	}
+	if k := irc.SecretsKey; k != "" {
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
+			ps.add("transports.irc.secrets_key", "is not 64 hex digits (expected a 32-byte key, e.g. from `openssl rand -hex 32`)")
 		}
 	}
 	if f := strings.ToLower(irc.FixedNetwork); f != "" && !hosts[f] {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +29,13 @@ func buildIRC(d deps) (*builtTransport, error) {
 			Burst: n.Burst, Interval: n.Interval, Encoding: n.Encoding,
 			Username: n.Username, Realname: n.Realname,
 		})
+	}
+	if c.SecretsKey != "" {
+		key, err := hex.DecodeString(c.SecretsKey) // validated by config
+		if err != nil {
+			return nil, errors.New("transports.irc.secrets_key: not hex")
+		}
+		cfg.SecretsKey = key
 	}
 	t, err := irc.New(cfg)
 	if err != nil {

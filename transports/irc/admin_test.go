@@ -2,6 +2,7 @@ package irc
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -189,4 +190,50 @@ func TestSASLSettings(t *testing.T) {
 	if err != nil || len(reg2.Settings) != 0 {
 		t.Fatalf("cleared: %v %v", reg2.Settings, err)
 	}
+}
+
+// TestSASLRefused: a 904 during registration fails the join with
+// not-authorized and a text naming the network and account (never the
+// password), and no reconnection follows.
+func TestSASLRefused(t *testing.T) {
+	f := newFake(t)
+	if _, err := f.tr.Register(context.Background(), "alice@example.org", map[string]string{"network": fakeHost, "sasl_account": "acct", "sasl_password": "wrong-pw"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'/>`)
+	fc := f.conn()
+	f.recv(fc, ":srv 904 alice :SASL authentication failed")
+	f.closed(fc, errors.New("closing connection: SASL authentication failed"))
+	p := f.expect("join error", isPresence(roomJID+"/alice", alicePhone, "error"))
+	s := p.String()
+	for _, want := range []string{"not-authorized", "SASL login to " + fakeHost + " as acct failed (SASL authentication failed)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("join error lacks %q: %s", want, s)
+		}
+	}
+	if strings.Contains(s, "wrong-pw") {
+		t.Errorf("join error shows the password: %s", s)
+	}
+	f.flush(fc)
+	f.noConn()
+}
+
+// TestSASLRefusedOnReconnect: when the credentials stop working between
+// connections, the rejoin fails with not-authorized instead of retrying.
+func TestSASLRefusedOnReconnect(t *testing.T) {
+	f, fc := joined(t)
+	if _, err := f.tr.Register(context.Background(), "alice@example.org", map[string]string{"network": fakeHost, "sasl_account": "acct", "sasl_password": "pw"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.closed(fc, errors.New("EOF"))
+	f.expect("332", isPresence(roomJID+"/alice", alicePhone, "unavailable"))
+	fc2 := f.conn()
+	f.recv(fc2, ":srv 904 alice :SASL authentication failed")
+	f.closed(fc2, errors.New("closing connection: SASL authentication failed"))
+	p := f.expect("rejoin error", isPresence(roomJID+"/alice", alicePhone, "error"))
+	if p.find("not-authorized") == nil {
+		t.Fatalf("rejoin after a refused SASL login: %s", p)
+	}
+	f.flush(fc2)
+	f.noConn()
 }

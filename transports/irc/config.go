@@ -27,6 +27,9 @@ type Config struct {
 	Logger *slog.Logger
 	// TLSConfig, if set, is the base TLS configuration (tests add a root CA).
 	TLSConfig *tls.Config
+	// SecretsKey, when set (32 bytes), encrypts the SASL passwords kept in
+	// registration settings (AES-256-GCM). Without it they are kept as given.
+	SecretsKey []byte
 }
 
 // Network is one IRC network's connection settings.

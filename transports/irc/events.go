@@ -26,6 +26,8 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		s.nick = p(0)
 	case girc.RPL_ISUPPORT:
 		s.isupport(e.Params)
+	case girc.ERR_SASLFAIL, girc.ERR_SASLTOOLONG, girc.ERR_SASLABORTED, girc.RPL_NICKLOCKED:
+		s.saslFailed = orText(s.text(e.Last()), "SASL authentication failed")
 	case girc.CONNECTED:
 		s.registered = true
 		s.everUp = true

@@ -2,6 +2,7 @@ package irc
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"xgate/mapping"
@@ -17,6 +18,10 @@ type saslCreds struct{ account, password string }
 // here logs it.
 func saslAccountKey(host string) string  { return "sasl:" + strings.ToLower(host) + ":account" }
 func saslPasswordKey(host string) string { return "sasl:" + strings.ToLower(host) + ":password" }
+
+// saslSealedKey holds the password encrypted when the gateway has a secrets
+// key (see sealer); saslPasswordKey holds it as given otherwise.
+func saslSealedKey(host string) string { return "sasl:" + strings.ToLower(host) + ":password_sealed" }
 
 var _ transports.Registrar = (*Transport)(nil)
 
@@ -50,8 +55,17 @@ func (t *Transport) Register(ctx context.Context, user string, values map[string
 	}
 	delete(settings, saslAccountKey(host))
 	delete(settings, saslPasswordKey(host))
+	delete(settings, saslSealedKey(host))
 	if pass := values["sasl_password"]; pass != "" {
-		settings[saslPasswordKey(host)] = pass
+		if t.seal != nil {
+			sealed, err := t.seal.seal(strings.ToLower(user), saslSealedKey(host), pass)
+			if err != nil {
+				return transports.Registration{}, fmt.Errorf("irc: register: %w", err)
+			}
+			settings[saslSealedKey(host)] = sealed
+		} else {
+			settings[saslPasswordKey(host)] = pass
+		}
 		if acct := strings.TrimSpace(values["sasl_account"]); acct != "" {
 			settings[saslAccountKey(host)] = acct
 		}
@@ -67,14 +81,32 @@ func (t *Transport) Unregister(ctx context.Context, r transports.Registration) e
 }
 
 // loadSettings replaces the user's SASL settings from registration
-// settings.
+// settings. Sealed passwords are decrypted; one that does not open (no or
+// another secrets key) is skipped with a warning, and that network is then
+// joined without SASL.
 func (t *Transport) loadSettings(user string, settings map[string]string) {
 	user = strings.ToLower(user)
 	creds := map[string]saslCreds{}
 	for k, v := range settings {
 		rest, ok := strings.CutPrefix(k, "sasl:")
 		host, field, ok2 := strings.Cut(rest, ":")
-		if !ok || !ok2 || field != "password" || v == "" {
+		if !ok || !ok2 || v == "" {
+			continue
+		}
+		switch field {
+		case "password":
+		case "password_sealed":
+			if t.seal == nil {
+				t.log.Warn("irc: a stored SASL password is encrypted but transports.irc.secrets_key is not set; SASL skipped", "user", user, "network", host)
+				continue
+			}
+			plain, err := t.seal.open(user, k, v)
+			if err != nil {
+				t.log.Warn("irc: a stored SASL password does not decrypt; SASL skipped", "user", user, "network", host, "err", err)
+				continue
+			}
+			v = plain
+		default:
 			continue
 		}
 		creds[host] = saslCreds{account: settings[saslAccountKey(host)], password: v}

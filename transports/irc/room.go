@@ -135,13 +135,13 @@ func (r *room) selfUnavailable(s *session, to string, item mucItem) *el {
 
 // connectionLost tells every joined resource it left the room (332), and
 // keeps it waiting for the rejoin after the reconnection; resources that
-// were joining for the first time get an error instead.
-func (r *room) connectionLost(s *session, reason string) {
+// were joining for the first time get an error with condition cond instead.
+func (r *room) connectionLost(s *session, cond, reason string) {
 	for to := range r.pending {
 		if r.rejoin[to] {
 			continue
 		}
-		s.u.send(presenceEl(r.occupantJID(orText(r.joinNick[to], s.nick)), to, "error").add(errorEl("cancel", "remote-server-not-found", reason)))
+		s.u.send(presenceEl(r.occupantJID(orText(r.joinNick[to], s.nick)), to, "error").add(errorEl("cancel", cond, reason)))
 		delete(r.pending, to)
 		delete(r.joinNick, to)
 	}

@@ -47,6 +47,9 @@ type session struct {
 	// everUp is set once a connection registered: a failure before that is
 	// the user's join failing, after it a loss to recover from.
 	everUp bool
+	// saslFailed is the server's text when it refused the SASL login of the
+	// current connection (904 and kin): girc then closes the connection.
+	saslFailed string
 	// lists are the LIST requests waiting for the server's answer.
 	lists []listReq
 	// listing collects a LIST reply; listCache keeps the last one a minute
@@ -113,6 +116,7 @@ func (s *session) connect() {
 	})
 	s.client = c
 	s.registered = false
+	s.saslFailed = ""
 	s.caps = map[string]bool{}
 	if s.w == nil {
 		send := s.u.t.net.send
@@ -147,7 +151,8 @@ func girchooks() netHooks {
 
 // handleClosed runs when a connection ended. After a QUIT the session is
 // gone; after a loss every joined resource gets a 332 presence, and the
-// session reconnects with backoff while rooms remain, to rejoin them.
+// session reconnects with backoff while rooms remain, to rejoin them. A
+// refused SASL login gives every room up with not-authorized instead.
 func (s *session) handleClosed(c *girc.Client, err error) {
 	if c != s.client {
 		return
@@ -167,9 +172,22 @@ func (s *session) handleClosed(c *girc.Client, err error) {
 	if wasUp {
 		s.u.t.log.Info("irc connection lost", "user", s.u.jid, "network", s.host, "err", err)
 	}
+	cond := "remote-server-not-found"
+	if s.saslFailed != "" {
+		// Wrong credentials: retrying would only fail again (and may get
+		// the account locked), so every room is given up with the reason.
+		acct, _ := s.u.saslFor(s.key)
+		cond = "not-authorized"
+		reason = "SASL login to " + s.host + " as " + acct + " failed (" + s.saslFailed +
+			"): check the SASL account and password registered with " + s.u.t.cfg.Domain
+		s.u.t.log.Info("irc sasl login refused", "user", s.u.jid, "network", s.host, "account", acct)
+	}
 	for k, r := range s.rooms {
-		r.connectionLost(s, reason)
-		if len(r.pending) == 0 {
+		if s.saslFailed != "" {
+			clear(r.rejoin) // waiting rejoins fail too, with the reason
+		}
+		r.connectionLost(s, cond, reason)
+		if len(r.pending) == 0 || s.saslFailed != "" {
 			delete(s.rooms, k)
 		}
 	}

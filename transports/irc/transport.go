@@ -42,6 +42,8 @@ type Transport struct {
 	// registration): bare JID → lower-cased host → account and password.
 	saslMu sync.Mutex
 	sasl   map[string]map[string]saslCreds
+	// seal encrypts stored SASL passwords; nil without Config.SecretsKey.
+	seal *sealer
 }
 
 var (
@@ -61,8 +63,16 @@ func New(cfg Config) (*Transport, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var seal *sealer
+	if len(cfg.SecretsKey) > 0 {
+		var err error
+		if seal, err = newSealer(cfg.SecretsKey); err != nil {
+			return nil, err
+		}
+	}
 	life, stop := context.WithCancel(context.Background())
 	return &Transport{
+		seal:  seal,
 		cfg:   cfg,
 		log:   log,
 		out:   newOutbound(log),

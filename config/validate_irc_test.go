@@ -1,0 +1,46 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestIRCSecretsKey(t *testing.T) {
+	const good = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	file := filepath.Join(t.TempDir(), "irc.key")
+	if err := os.WriteFile(file, []byte(good+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, keys string
+		want       string // "" valid; else a part of the problem line
+	}{
+		{"inline", "secrets_key: " + good, ""},
+		{"file", "secrets_key_file: " + file, ""},
+		{"short", "secrets_key: abcdef", "transports.irc.secrets_key: is not 64 hex digits"},
+		{"not hex", "secrets_key: " + strings.Repeat("zz", 32), "transports.irc.secrets_key: is not 64 hex digits"},
+		{"both", "secrets_key: " + good + "\n    secrets_key_file: " + file, "expected exactly one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadYAML(t, "xmpp: {domain: example.org}\ntransports:\n  irc:\n    domain: irc.example.org\n    secret: s\n    "+tt.keys+"\n", nil)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				if c.Transports.IRC.SecretsKey != good {
+					t.Fatalf("secrets_key not loaded")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "zzzz") || strings.Contains(err.Error(), good) {
+				t.Fatalf("the key is shown: %v", err)
+			}
+		})
+	}
+}
