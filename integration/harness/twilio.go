@@ -141,24 +141,11 @@ func (tw *Twilio) Changed() <-chan struct{} {
 // the test after timeout with cond's explanation.
 func (tw *Twilio) WaitMessages(t T, timeout time.Duration, cond func([]TwilioMessage) (bool, string)) []TwilioMessage {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	return waitChanged(t, timeout, "twilio", func() ([]TwilioMessage, <-chan struct{}) {
 		tw.mu.Lock()
-		ms := append([]TwilioMessage(nil), tw.messages...)
-		ch := tw.changed
-		tw.mu.Unlock()
-		ok, why := cond(ms)
-		if ok {
-			return ms
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("harness: twilio: not true after %v: %s", timeout, why)
-			return nil
-		}
-	}
+		defer tw.mu.Unlock()
+		return append([]TwilioMessage(nil), tw.messages...), tw.changed
+	}, cond)
 }
 
 // Fail adds a fault (see TwilioFault); faults are tried in the order added.

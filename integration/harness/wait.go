@@ -87,3 +87,26 @@ func Poll(ctx context.Context, timeout time.Duration, cond func() (ok bool, why 
 		}
 	}
 }
+
+// waitChanged waits up to timeout until cond holds over what snapshot returns.
+// snapshot gives the current state and a channel that is closed at the next
+// change, so the wait sleeps until something happens, never on a timer. On
+// timeout it fails the test with what and cond's last explanation.
+func waitChanged[S any](t T, timeout time.Duration, what string, snapshot func() (S, <-chan struct{}), cond func(S) (ok bool, why string)) S {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		state, changed := snapshot()
+		ok, why := cond(state)
+		if ok {
+			return state
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("harness: %s: not true after %v: %s", what, timeout, why)
+			return state
+		}
+	}
+}

@@ -153,24 +153,14 @@ func (r *WebhookReceiver) Accepted() []WebhookPost {
 // and returns them; it fails the test on timeout with cond's explanation.
 func (r *WebhookReceiver) Wait(t T, timeout time.Duration, cond func([]WebhookPost) (ok bool, why string)) []WebhookPost {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	return waitChanged(t, timeout, "webhook receiver", func() ([]WebhookPost, <-chan struct{}) {
 		r.mu.Lock()
-		posts := append([]WebhookPost(nil), r.posts...)
-		notify := r.notify
-		r.mu.Unlock()
-		ok, why := cond(posts)
-		if ok {
-			return posts
-		}
-		select {
-		case <-notify:
-		case <-deadline.C:
-			t.Fatalf("harness: webhook receiver: not true after %v: %s (%d POSTs received)", timeout, why, len(posts))
-			return nil
-		}
-	}
+		defer r.mu.Unlock()
+		return append([]WebhookPost(nil), r.posts...), r.notify
+	}, func(ps []WebhookPost) (bool, string) {
+		ok, why := cond(ps)
+		return ok, fmt.Sprintf("%s (%d POSTs received)", why, len(ps))
+	})
 }
 
 // WaitAccepted waits until n POSTs have been answered 2xx and returns those.
