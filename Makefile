@@ -6,10 +6,10 @@ GO       ?= go
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo start for real on 127.0.0.1.
 TEST_PKGS := prosody ejabberd postgresql ngircd lua-event postfix dovecot-imapd dovecot-lmtpd inspircd atheme-services
-DEMO_PKGS := prosody lua-event ngircd
+DEMO_PKGS := prosody lua-event ngircd postfix dovecot-imapd dovecot-lmtpd
 UNIT      := ./cmd/... ./component/... ./config/... ./mapping/... ./store/... ./transports/...
 
-.PHONY: all build test unit integration demo deps deps-test deps-demo vet bench fuzz clean
+.PHONY: all build test unit integration demo deps deps-test deps-demo preseed vet bench fuzz clean
 
 all: build
 
@@ -29,13 +29,16 @@ define apt_install
 endef
 
 # postfix asks debconf for a mailer type: preseed "No configuration" (no main.cf,
-# no daemon) so that the install never prompts; the tests run private instances.
-deps-test:
+# no daemon) so that the install never prompts; the tests and the demo run
+# private instances.
+preseed:
 	@printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
 		'postfix postfix/mailname string localhost' | $(SUDO) debconf-set-selections
+
+deps-test: preseed
 	$(call apt_install,$(TEST_PKGS))
 
-deps-demo:
+deps-demo: preseed
 	$(call apt_install,$(DEMO_PKGS))
 
 vet:

@@ -40,11 +40,11 @@ const (
 
 func demo(r *runner) {
 	secret, inbound, ircSecret := randomSecret(), randomSecret(), randomSecret()
-	smsSecret := randomSecret()
+	smsSecret, mailSecret := randomSecret(), randomSecret()
 	r.Logf("starting Prosody…")
 	srv := harness.StartProsody(r, harness.ProsodyOptions{ServerOptions: harness.ServerOptions{
 		Components: []harness.Component{{Domain: hookDomain, Secret: secret}, {Domain: ircDomain, Secret: ircSecret},
-			{Domain: smsDomain, Secret: smsSecret}},
+			{Domain: smsDomain, Secret: smsSecret}, {Domain: mailDomain, Secret: mailSecret}},
 	}})
 	srv.RegisterAll(r, harness.Account{User: "alice", Pass: "alice"}, harness.Account{User: "bob", Pass: "bob"})
 
@@ -56,6 +56,7 @@ func demo(r *runner) {
 	cfg.Webhook = &harness.WebhookSection{Domain: hookDomain, Secret: secret, URL: echo.URL(), InboundSecret: inbound}
 	ircHelp := startIRC(r, &cfg, ircSecret)
 	smsHelp := startSMS(r, &cfg, smsSecret, os.Stdin)
+	mailHelp := startEmail(r, &cfg, mailSecret)
 	r.Logf("building and starting xgate…")
 	x := harness.StartXgate(r, cfg.YAML())
 	x.WaitHealthy(r, 60*time.Second)
@@ -90,6 +91,7 @@ Ctrl-C stops everything the demo started.
 		srv.Domain, portOf(srv.C2SAddr), hookDomain)
 	fmt.Println(ircHelp)
 	fmt.Println(smsHelp)
+	fmt.Println(mailHelp)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
