@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	cmd := exec.Command(demoBin)
-	cmd.Env = append(os.Environ(), harness.BinEnv+"="+xgateBin)
+	cmd.Env = append(os.Environ(), harness.BinEnv+"="+xgateBin, "XGATE_DEMO_DIGEST_QUIET=1s")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -55,25 +55,34 @@ func TestDemo(t *testing.T) {
 
 	// Read the instructions until the client port shows up.
 	portRE := regexp.MustCompile(`Prosody on (127\.0\.0\.1:\d+)`)
-	found := make(chan string, 1)
+	imapRE := regexp.MustCompile(`Dovecot \(IMAP (127\.0\.0\.1:\d+)\)`)
+	found := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var addrs [2]string
 		sent := false
 		for sc.Scan() {
-			if m := portRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
+			if m := portRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrs[0] = m[1]
+			}
+			if m := imapRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrs[1] = m[1]
+			}
+			if addrs[0] != "" && addrs[1] != "" && !sent {
+				found <- addrs
 				sent = true
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
-	var c2s string
+	var c2s, imapAddr string
 	select {
-	case c2s = <-found:
+	case addrs := <-found:
+		c2s, imapAddr = addrs[0], addrs[1]
 	case err := <-exited:
 		t.Fatalf("the demo exited before it was ready: %v", err)
 	case <-time.After(3 * time.Minute):
-		t.Fatal("the demo did not print its instructions within 3 minutes")
+		t.Fatal("the demo did not print its instructions (client port and IMAP address) within 3 minutes")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -86,6 +95,14 @@ func TestDemo(t *testing.T) {
 	alice.Send(t, "<presence/>")
 	alice.SendMessage(t, "echo@hook.localhost", "hello demo")
 	alice.Expect(t, 30*time.Second, harness.All(harness.Message("echo@hook.localhost"), harness.Body("echo: hello demo")))
+
+	// Email: a chat to bob becomes a digest in his Dovecot mailbox.
+	alice.SendMessage(t, `bob\40example.test@mail.localhost`, "hello bob by mail")
+	mailbox := &harness.Mail{IMAPAddr: imapAddr, Domain: "example.test"}
+	got := mailbox.WaitInbox(t, "bob", "bob", 1, 60*time.Second)
+	if !strings.Contains(string(got[0].Raw), "hello bob by mail") {
+		t.Errorf("bob's digest does not hold the chat:\n%s", got[0].Raw)
+	}
 
 	// Ctrl-C stops everything the demo started: Prosody's port closes.
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
