@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg *config.Config, logw io.Writer) error {
 			Lease:            cfg.Delivery.Lease,
 			HandleTimeout:    cfg.Delivery.HandleTimeout,
 			Owner:            owner,
-			Logger:           log.With("domain", b.common.Domain, "transport", b.transport.Name()),
+			Logger:           log.With("transport", b.transport.Name()), // the gateway adds the domain
 			Metrics:          cmetrics,
 			WorkerMetrics:    wmetrics,
 		}, b.transport, st)
