@@ -220,7 +220,7 @@ func (f *fakeNet) flush(fc fakeConn) {
 	f.tr.mu.Lock()
 	u, ok := f.tr.users[fc.s.u.jid]
 	if ok {
-		u.events <- funcEvent(func() { close(done) })
+		u.events.put(funcEvent(func() { close(done) }), nil, nil)
 	}
 	f.tr.mu.Unlock()
 	if !ok {

@@ -38,7 +38,7 @@ func FuzzIRCLine(f *testing.F) {
 		s := newSession(u, fakeHost, fakeHost, Network{Host: fakeHost}.withDefaults(), "alice")
 		s.client = girc.New(girc.Config{Server: fakeHost, Nick: "alice", User: "a"})
 		s.caps = map[string]bool{"echo-message": true}
-		s.w = newWriter(10, time.Second, func(*girc.Event) {})
+		s.w = newWriter(s.ctx, 10, time.Second, func(*girc.Event) {})
 		u.sessions[fakeHost] = s
 		r := newRoom(s, "#chan", "")
 		r.joined = true

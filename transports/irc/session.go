@@ -120,8 +120,7 @@ func (s *session) connect() {
 	s.caps = map[string]bool{}
 	if s.w == nil {
 		send := s.u.t.net.send
-		s.w = newWriter(s.net.Burst, s.net.Interval, func(e *girc.Event) { send(s, e) })
-		go s.w.run(s.ctx)
+		s.w = newWriter(s.ctx, s.net.Burst, s.net.Interval, func(e *girc.Event) { send(s, e) })
 	}
 	s.clientRef.Store(c)
 	s.u.t.net.dial(s, c)

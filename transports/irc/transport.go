@@ -124,7 +124,8 @@ func (t *Transport) CheckAddress(local string) error {
 
 // HandleStanza takes every stanza a user sends to an IRC address, except
 // presence subscriptions and probes (the component answers those), and
-// posts it to the user's goroutine. It never blocks.
+// posts it to the user's goroutine. It never blocks: a full user queue is
+// answered with resource-constraint, and its own answers use postError.
 func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool {
 	if st.Name == "presence" {
 		switch st.Type {
@@ -136,7 +137,7 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 	local, resource, _ := splitJID(st.To)
 	addr, err := mapping.ParseIRC(local, resource, "")
 	if err != nil {
-		t.replyError(st, "jid-malformed", err.Error())
+		t.postError(st, "jid-malformed", err.Error())
 		return true
 	}
 	bare, _, _ := strings.Cut(st.From, "/")
@@ -146,7 +147,7 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.life.Err() != nil {
-		t.replyError(st, "service-unavailable", "the IRC gateway is shutting down")
+		t.postError(st, "service-unavailable", "the IRC gateway is shutting down")
 		return true
 	}
 	u, ok := t.users[bare]
@@ -159,10 +160,8 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 			u.run()
 		}()
 	}
-	select {
-	case u.events <- ev:
-	default:
-		t.replyError(st, "resource-constraint", "too many requests are waiting; try again in a moment")
+	if !u.events.tryPut(ev) {
+		t.postError(st, "resource-constraint", "too many requests are waiting; try again in a moment")
 	}
 	return true
 }
@@ -173,7 +172,7 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 func (t *Transport) retire(u *user) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(u.events) > 0 {
+	if u.events.len() > 0 {
 		return false
 	}
 	delete(t.users, u.jid)
@@ -181,14 +180,29 @@ func (t *Transport) retire(u *user) bool {
 }
 
 // replyError answers a stanza (not an error) with an error from its
-// destination.
+// destination. It may wait for room in the output queue: user goroutines
+// only; HandleStanza uses postError.
 func (t *Transport) replyError(st transports.Stanza, condition, text string) {
+	if e := errorReply(st, condition, text); e != nil {
+		t.out.send(t.life, e)
+	}
+}
+
+// postError is replyError for the XMPP reader: it never waits.
+func (t *Transport) postError(st transports.Stanza, condition, text string) {
+	if e := errorReply(st, condition, text); e != nil {
+		t.out.post(e)
+	}
+}
+
+// errorReply is the error answering st; nil for a stanza that must not be
+// answered (an error, an iq result).
+func errorReply(st transports.Stanza, condition, text string) *el {
 	if st.Type == "error" || (st.Name == "iq" && st.Type != "get" && st.Type != "set") {
-		return
+		return nil
 	}
 	e := elem("", st.Name, "from", st.To, "to", st.From, "type", "error", "id", st.ID)
-	e.add(errorEl(errorType(condition), condition, text))
-	t.out.send(e)
+	return e.add(errorEl(errorType(condition), condition, text))
 }
 
 // newID returns a unique stanza id.

@@ -41,12 +41,12 @@ type (
 type user struct {
 	t        *Transport
 	jid      string
-	events   chan any
+	events   *inbox
 	sessions map[string]*session // by lower-cased host
 }
 
 func newUser(t *Transport, bare string) *user {
-	return &user{t: t, jid: bare, events: make(chan any, userQueueSize), sessions: map[string]*session{}}
+	return &user{t: t, jid: bare, events: newInbox(userQueueSize), sessions: map[string]*session{}}
 }
 
 // run processes the user's events in order until the transport stops or the
@@ -59,8 +59,10 @@ func (u *user) run() {
 				s.close("xgate is shutting down")
 			}
 			return
-		case ev := <-u.events:
-			u.handle(ev)
+		case <-u.events.ready:
+			if ev, ok := u.events.take(); ok {
+				u.handle(ev)
+			}
 		}
 		if len(u.sessions) == 0 && u.t.retire(u) {
 			return
@@ -90,7 +92,8 @@ func (u *user) handle(ev any) {
 }
 
 // send queues a stanza to XMPP.
-func (u *user) send(e *el) { u.t.out.send(e) }
+// It waits while the output queue is full (back-pressure, see outbound).
+func (u *user) send(e *el) { u.t.out.send(u.t.life, e) }
 
 // inStanza is what the transport reads of a user's stanza.
 type inStanza struct {
@@ -198,11 +201,7 @@ func (u *user) removeSession(s *session) {
 // post is how a session's goroutines hand events to the user; it gives up
 // when the session is gone or the transport stops.
 func (u *user) post(s *session, ev any) {
-	select {
-	case u.events <- ev:
-	case <-s.done:
-	case <-u.t.life.Done():
-	}
+	u.events.put(ev, s.done, u.t.life.Done())
 }
 
 // after posts ev after d, unless the session ends first.

@@ -12,10 +12,9 @@ import (
 // burst goes out at once and the rest is paced.
 func TestWriterGateAndBucket(t *testing.T) {
 	sent := make(chan time.Time, 16)
-	w := newWriter(3, 50*time.Millisecond, func(*girc.Event) { sent <- time.Now() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.run(ctx)
+	w := newWriter(ctx, 3, 50*time.Millisecond, func(*girc.Event) { sent <- time.Now() })
 	for range 5 {
 		if !w.enqueue(&girc.Event{Command: "PRIVMSG", Params: []string{"#a", "x"}}) {
 			t.Fatal("enqueue refused")
@@ -46,7 +45,9 @@ func TestWriterGateAndBucket(t *testing.T) {
 }
 
 func TestWriterQueueBounded(t *testing.T) {
-	w := newWriter(1, time.Second, func(*girc.Event) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWriter(ctx, 1, time.Second, func(*girc.Event) {})
 	for range writerQueueSize {
 		if !w.enqueue(&girc.Event{Command: "PING"}) {
 			t.Fatal("refused before full")
