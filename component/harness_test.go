@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -54,28 +53,9 @@ func (r *recorder) Send(ctx context.Context, tr xml.TokenReader) error {
 	if err != nil {
 		return err
 	}
-	var toks []xml.Token
-	depth := 0
-	for {
-		tok, err := tr.Token()
-		if tok != nil {
-			toks = append(toks, xml.CopyToken(tok))
-			switch tok.(type) {
-			case xml.StartElement:
-				depth++
-			case xml.EndElement:
-				depth--
-			}
-			if depth == 0 {
-				break
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	toks, err := bufferTokens(tr)
+	if err != nil {
+		return err
 	}
 	r.add(toks)
 	return nil
