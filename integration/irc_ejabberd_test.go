@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,22 +11,8 @@ import (
 // instead of Prosody: a real XMPP client joins a channel on a private
 // ngircd, and messages go both ways.
 func TestIRCEjabberd(t *testing.T) {
-	ircd := harness.StartNgircd(t)
-	srv := harness.StartServer(t, harness.Ejabberd, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n",
-		ircDomain, ircSecret, ircd.Port)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
-
-	alice := harness.Login(t, srv, "alice", alicePass, "phone")
-	bob := harness.DialIRC(t, ircd.Addr, "bob")
-	bob.Send(t, "JOIN #ej")
-	bob.Expect(t, 5*time.Second, " 366 ")
+	e := newIRCEnv(t, harness.Ejabberd, "#ej", "")
+	alice, bob := e.alice, e.bob
 
 	const wait = 10 * time.Second
 	room := "#ej%127.0.0.1@" + ircDomain

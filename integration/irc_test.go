@@ -39,23 +39,40 @@ func wantCodes(t *testing.T, p *harness.Element, codes ...string) {
 // TestIRC runs the IRC transport end to end: Prosody, a private ngircd, the
 // real xgate binary, a real XMPP client (alice) and a raw IRC client (bob).
 // The subtests share the setup and run in order.
-func TestIRC(t *testing.T) {
-	ircd := harness.StartNgircd(t)
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
+// ircEnv is an XMPP server of a kind with the IRC component, a private
+// ngircd, xgate with the IRC transport on that network, alice logged in, and a
+// raw IRC client bob already in channel.
+type ircEnv struct {
+	ircd  *harness.IRCServer
+	srv   *harness.XMPPServer
+	xg    *harness.Xgate
+	alice *harness.Client
+	bob   *harness.IRCClient
+}
+
+func newIRCEnv(t *testing.T, kind harness.Kind, channel, networkExtra string) *ircEnv {
+	t.Helper()
+	e := &ircEnv{ircd: harness.StartNgircd(t)}
+	e.srv = harness.StartServer(t, kind, harness.ServerOptions{
 		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
 	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
+	e.srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
+	cfg := harness.NewXgateConfig(t, e.srv)
 	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n        burst: 20\n        interval: 100ms\n",
-		ircDomain, ircSecret, ircd.Port)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n%s",
+		ircDomain, ircSecret, e.ircd.Port, networkExtra)
+	e.xg = harness.StartXgate(t, cfg.YAML())
+	e.xg.WaitHealthy(t, healthyAfter)
+	e.alice = harness.Login(t, e.srv, "alice", alicePass, "phone")
+	e.bob = harness.DialIRC(t, e.ircd.Addr, "bob")
+	e.bob.Send(t, "JOIN "+channel)
+	e.bob.Expect(t, 5*time.Second, " 366 ")
+	return e
+}
 
-	alice := harness.Login(t, srv, "alice", alicePass, "phone")
-	bob := harness.DialIRC(t, ircd.Addr, "bob")
-	bob.Send(t, "JOIN #test")
-	bob.Expect(t, 5*time.Second, " 366 ")
+func TestIRC(t *testing.T) {
+	e := newIRCEnv(t, harness.Prosody, "#test", "        burst: 20\n        interval: 100ms\n")
+	ircd, srv, alice, bob := e.ircd, e.srv, e.alice, e.bob
 
 	const wait = 10 * time.Second
 	room := "#test%127.0.0.1@" + ircDomain
