@@ -5,11 +5,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -79,7 +81,7 @@ func TestStreamHandlerAnswersThroughEncoderAndIsCounted(t *testing.T) {
 	if res.el.XMLName.Local != "iq" || res.el.attr("type") != "result" || res.el.attr("id") != "q1" || res.el.attr("to") != "alice@localhost/pc" {
 		t.Errorf("server got %+v, want the result of q1", res.el)
 	}
-	if v := testutil.ToFloat64(hs.m.stanzas.WithLabelValues(testDomain, "out")); v != 1 {
+	if v := waitCount(hs.m.stanzas.WithLabelValues(testDomain, "out"), 1); v != 1 {
 		t.Errorf("stanzas out = %v, want 1 (the handler's answer)", v)
 	}
 }
@@ -395,9 +397,20 @@ func TestStreamPostFromHandler(t *testing.T) {
 	if direct != n || posted != n {
 		t.Errorf("server got %d direct and %d posted answers, want %d each", direct, posted, n)
 	}
-	if v := testutil.ToFloat64(hs.m.stanzas.WithLabelValues(testDomain, "out")); v != 2*n {
+	if v := waitCount(hs.m.stanzas.WithLabelValues(testDomain, "out"), 2*n); v != 2*n {
 		t.Errorf("stanzas out = %v, want %d", v, 2*n)
 	}
+}
+
+// waitCount returns c's value once it is want, or after waitLong. A stanza
+// is counted once its write returned, which can be just after the server
+// read it, so a test that saw the stanza arrive waits for the count.
+func waitCount(c prometheus.Collector, want float64) float64 {
+	deadline := time.Now().Add(waitLong)
+	for testutil.ToFloat64(c) != want && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	return testutil.ToFloat64(c)
 }
 
 // Send from a handler that already holds the writer cannot complete; it must
