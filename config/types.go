@@ -128,6 +128,13 @@ type IRCNetwork struct {
 	// Realname and Username are sent at registration.
 	Realname string `koanf:"realname"`
 	Username string `koanf:"username"`
+	// Password (or PasswordFile) is the server password sent as PASS before
+	// registration; a secret.
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+	// Bind is the local IP address the connection is made from (empty: the
+	// system's choice).
+	Bind string `koanf:"bind"`
 }
 
 // SMS is the SMS transport (Twilio): chat to +15551234567@domain is sent as a

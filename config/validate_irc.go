@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -33,6 +34,11 @@ func (c *Config) validateIRC(ps *problems) {
 		}
 		if n.Interval < 0 {
 			ps.add(base+".interval", "%s is negative (expected the time between lines after the burst, e.g. 1s)", n.Interval)
+		}
+		if n.Bind != "" {
+			if _, err := netip.ParseAddr(n.Bind); err != nil {
+				ps.add(base+".bind", "%q is not an IP address (expected the local address to connect from, e.g. 192.0.2.10 or 2001:db8::10)", n.Bind)
+			}
 		}
 		switch n.Encoding {
 		case "", "cp1252", "latin1":

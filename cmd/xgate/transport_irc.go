@@ -28,6 +28,7 @@ func buildIRC(d deps) (*builtTransport, error) {
 			Host: n.Host, Port: n.Port, Plaintext: n.Plaintext,
 			Burst: n.Burst, Interval: n.Interval, Encoding: n.Encoding,
 			Username: n.Username, Realname: n.Realname,
+			ServerPassword: n.Password, Bind: n.Bind,
 		})
 	}
 	if c.SecretsKey != "" {

@@ -30,6 +30,12 @@ type SASLServer struct {
 
 // Server names and link password of the private network.
 const (
+	// Clients from InspIRCdPassFrom (a loopback address: dial it with a
+	// bind address) must send InspIRCdServerPass as PASS; clients from
+	// 127.0.0.1 need none, others are refused.
+	InspIRCdPassFrom   = "127.0.0.2"
+	InspIRCdServerPass = "irc-server-pass"
+
 	inspircdName = "irc.test.local"
 	servicesName = "services.test.local"
 )
@@ -145,7 +151,8 @@ func inspircdConfig(dir string, port, linkPort int, linkPass string) string {
 <admin name="xgate" nick="xgate" email="xgate@localhost">
 <bind address="127.0.0.1" port="%[2]d" type="clients">
 <bind address="127.0.0.1" port="%[3]d" type="servers">
-<connect name="main" allow="*" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
+<connect name="pass" allow="%[7]s" password="%[8]s" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
+<connect name="main" allow="127.0.0.1" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
 <dns server="127.0.0.1" timeout="1">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="%[4]s/inspircd.log">
 <options prefixquit="Quit: " syntaxhints="no" announcets="yes">
@@ -162,7 +169,7 @@ func inspircdConfig(dir string, port, linkPort int, linkPass string) string {
 <link name="%[5]s" ipaddr="127.0.0.1" port="%[3]d" allowmask="127.0.0.0/8" timeout="30" sendpass="%[6]s" recvpass="%[6]s">
 <uline server="%[5]s" silent="yes">
 <sasl target="%[5]s" requiressl="no">
-`, inspircdName, port, linkPort, dir, servicesName, linkPass)
+`, inspircdName, port, linkPort, dir, servicesName, linkPass, InspIRCdPassFrom, InspIRCdServerPass)
 }
 
 func athemeConfig(linkPort int, linkPass string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -52,6 +53,8 @@ type Network struct {
 	Realname, Username string
 	// ServerPassword is sent as PASS before registration (never logged).
 	ServerPassword string
+	// Bind is the local IP address to connect from (empty: any).
+	Bind string
 }
 
 // DefaultNetwork returns n with its defaults filled in.
@@ -94,8 +97,24 @@ func (c Config) validate() error {
 		if n.Encoding != "" && n.Encoding != "cp1252" && n.Encoding != "latin1" {
 			return fmt.Errorf("irc: config: networks[%d]: encoding %q (expected cp1252 or latin1)", i, n.Encoding)
 		}
+		if _, err := netip.ParseAddr(n.Bind); n.Bind != "" && err != nil {
+			return fmt.Errorf("irc: config: networks[%d]: bind %q is not an IP address", i, n.Bind)
+		}
 	}
 	return nil
+}
+
+// bindHost is the Bind address as girc wants it (it appends ":0"): an IPv6
+// address in brackets, an IPv4 one as it is; "" for none or a bad address.
+func bindHost(bind string) string {
+	a, err := netip.ParseAddr(bind)
+	if err != nil {
+		return ""
+	}
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]"
+	}
+	return a.Unmap().String()
 }
 
 // network returns the settings for host, or false when users may not reach

@@ -98,6 +98,7 @@ func (s *session) connect() {
 	if s.net.ServerPassword != "" {
 		cfg.ServerPass = s.net.ServerPassword
 	}
+	cfg.Bind = bindHost(s.net.Bind) // "": the system picks the address
 	if acct, pass := s.u.saslFor(s.key); pass != "" {
 		cfg.SASL = &girc.SASLPlain{User: acct, Pass: pass}
 	}
