@@ -117,11 +117,7 @@ func (g *Gateway) queueNotice(ctx context.Context, m transports.Message, n *tran
 
 // noticeStanza renders a queued receipt or error notice.
 func (g *Gateway) noticeStanza(m transports.Message) (xml.TokenReader, error) {
-	from, err := jid.Parse(m.From)
-	if err != nil {
-		return nil, err
-	}
-	to, err := jid.Parse(m.To)
+	from, to, err := msgAddrs(m)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +136,15 @@ func (g *Gateway) noticeStanza(m transports.Message) (xml.TokenReader, error) {
 	}
 	msg := stanza.Message{XMLName: xml.Name{Local: "message"}, ID: m.ID, From: from, To: to, Type: stanza.ErrorMessage}
 	return msg.Wrap(e.TokenReader()), nil
+}
+
+// msgAddrs are the addresses of the queued message m, as they are.
+func msgAddrs(m transports.Message) (from, to jid.JID, err error) {
+	if from, err = jid.Parse(m.From); err != nil {
+		return from, to, err
+	}
+	to, err = jid.Parse(m.To)
+	return from, to, err
 }
 
 // replyAddrs are the addresses of a stanza about the outbound message m:
@@ -240,11 +245,7 @@ func (g *Gateway) waitStreamUp(ctx context.Context) error {
 // accepted it, and a XEP-0333 markable (receipts are not requested: the
 // contact's network could not carry them back).
 func (g *Gateway) inboundStanza(m transports.Message) (xml.TokenReader, error) {
-	from, err := jid.Parse(m.From)
-	if err != nil {
-		return nil, err
-	}
-	to, err := jid.Parse(m.To)
+	from, to, err := msgAddrs(m)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package harness
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -10,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -331,25 +328,15 @@ func TwilioSignature(authToken, fullURL string, params url.Values) string {
 // X-Twilio-Signature ("" sends none), as Twilio does, and returns the status
 // and body.
 func PostSigned(fullURL string, params url.Values, signature string) (int, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fullURL, bytes.NewReader([]byte(params.Encode())))
-	if err != nil {
-		return 0, "", err
+	h := http.Header{
+		"Content-Type":               {"application/x-www-form-urlencoded"},
+		"User-Agent":                 {"TwilioProxy/1.1"},
+		"I-Twilio-Idempotency-Token": {NewTwilioSID("ID")},
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("I-Twilio-Idempotency-Token", NewTwilioSID("ID"))
 	if signature != "" {
-		req.Header.Set("X-Twilio-Signature", signature)
+		h.Set("X-Twilio-Signature", signature)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(body), nil
+	return post(fullURL, h, []byte(params.Encode()))
 }
 
 // IncomingSMS is a text a phone sends to one of the account's numbers.

@@ -189,16 +189,23 @@ func WebhookInboundPath(domain string) string { return "/webhook/" + domain + "/
 // signature (use SignWebhook; anything else to forge) and returns the
 // status code and response body.
 func PostWebhook(url, signature string, body []byte) (int, string, error) {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if signature != "" {
+		h.Set("X-Xgate-Signature", signature)
+	}
+	return post(url, h, body)
+}
+
+// post POSTs body to url with the headers h, within 10 s, and returns the
+// status code and (up to 1 MiB of) the response body.
+func post(url string, h http.Header, body []byte) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if signature != "" {
-		req.Header.Set("X-Xgate-Signature", signature)
-	}
+	req.Header = h
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err
