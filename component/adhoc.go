@@ -150,7 +150,7 @@ func (g *Gateway) commands() []command {
 			continue
 		}
 		exec := c.Execute
-		cmds = append(cmds, command{node: c.Node, name: c.Name, run: func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult {
+		cmds = append(cmds, command{node: c.Node, name: c.Name, admin: c.Admin, run: func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult {
 			next, note, err := exec(ctx, from.Bare().String(), step, values)
 			return cmdResult{form: next, note: note, noteType: "info", err: err}
 		}})

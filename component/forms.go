@@ -62,6 +62,9 @@ func buildForm(formType, title, instructions string, fields []transports.Field, 
 		}
 		if v, ok := values[fl.Var]; ok && ff.Type != "text-private" {
 			ff.Values = []string{v}
+			if ff.Type == "text-multi" {
+				ff.Values = strings.Split(v, "\n")
+			}
 		}
 		f.Fields = append(f.Fields, ff)
 	}

@@ -118,7 +118,7 @@ type Uplink interface {
 type Field struct {
 	Var      string   // form field var, e.g. "phone"
 	Label    string   // human label
-	Type     string   // XEP-0004 type: "text-single" (default), "text-private", "list-single", "boolean"
+	Type     string   // XEP-0004 type: "text-single" (default), "text-private", "text-multi" (lines joined with "\n"), "list-single", "boolean", "hidden"
 	Required bool     //
 	Options  []string // for list-single
 	Desc     string   // <desc/>
@@ -182,8 +182,10 @@ type Commander interface {
 // the first call, then the submitted values. It returns the next form to show, or
 // nil with a final note.
 type Command struct {
-	Node    string
-	Name    string
+	Node string
+	Name string
+	// Admin commands are listed to and run by the component's admins only.
+	Admin   bool
 	Execute func(ctx context.Context, user string, step int, form map[string]string) (next *Form, note string, err error)
 }
 
