@@ -124,9 +124,16 @@ func ParseIRC(local, resource, chantypes string) (IRCAddress, error) {
 // Local is the escaped localpart of the address's JID (its resource is Nick,
 // for a channel occupant). For any address ParseIRC returned,
 // ParseIRC(a.Local(), a.Nick, chantypes) returns a again.
+//
+// An address without a Server is a short one of the fixed network (see
+// ParseIRCFixed): "#chan" or "nick"; a server address without a Server is
+// "" (the caller names the fixed host).
 func (a IRCAddress) Local() string {
 	if a.Kind == IRCServer {
 		return EscapeLocal(a.Server)
+	}
+	if a.Server == "" {
+		return EscapeLocal(a.Name)
 	}
 	return EscapeLocal(a.Name + "%" + a.Server)
 }
