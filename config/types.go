@@ -102,14 +102,43 @@ type IRC struct {
 	// AnyNetwork lets users reach servers that are not listed as well (TLS,
 	// port 6697, default limits).
 	AnyNetwork bool `koanf:"any_network"`
-	// FixedNetwork, when set, must be one of Networks' hosts: reserved for
-	// addresses without a server (#chan@domain).
+	// FixedNetwork, when set, must be one of Networks' hosts: #chan@domain
+	// and nick@domain then name a channel and a user on it.
 	FixedNetwork string `koanf:"fixed_network"`
 	// SecretsKey (or SecretsKeyFile), 64 hex digits (32 bytes), encrypts the
 	// users' SASL passwords kept in the store (AES-256-GCM). Unset: they are
 	// stored as given.
 	SecretsKey     string `koanf:"secrets_key"`
 	SecretsKeyFile string `koanf:"secrets_key_file"`
+	// Persistent makes rooms persistent unless a user turns it off for a
+	// room (ad-hoc "Configure a room"): the IRC connection stays while the
+	// user is offline and the room is rejoined when xgate starts.
+	Persistent bool `koanf:"persistent"`
+	// Archive is the per-user message archive (XEP-0045 history, XEP-0313).
+	Archive IRCArchive `koanf:"archive"`
+	// MaxConnectionsPerNetwork caps xgate's connections to each network
+	// that is not listed (any_network), all users together; 0: no cap.
+	MaxConnectionsPerNetwork int `koanf:"max_connections_per_network"`
+	// Identd is the RFC 1413 ident server (off unless listen is set).
+	Identd IRCIdentd `koanf:"identd"`
+}
+
+// IRCIdentd is transports.irc.identd.
+type IRCIdentd struct {
+	// Listen is the host:port of the ident server, e.g. 0.0.0.0:113 (IRC
+	// servers ask port 113); empty: off.
+	Listen string `koanf:"listen"`
+}
+
+// IRCArchive is transports.irc.archive.
+type IRCArchive struct {
+	// Enabled archives every room line and private message per user.
+	Enabled bool `koanf:"enabled"`
+	// Retention is how long lines are kept (0: forever).
+	Retention time.Duration `koanf:"retention"`
+	// History is how many lines a join replays by default (the client's
+	// <history/> request overrides it, up to MaxHistory).
+	History int `koanf:"history"`
 }
 
 // IRCNetwork is one entry of transports.irc.networks.
@@ -135,6 +164,29 @@ type IRCNetwork struct {
 	// Bind is the local IP address the connection is made from (empty: the
 	// system's choice).
 	Bind string `koanf:"bind"`
+	// MaxConnections caps xgate's connections to this network, all users
+	// together (the network's limit per address); 0: no cap.
+	MaxConnections int `koanf:"max_connections"`
+	// WebIRC, when set, makes xgate send WEBIRC before registering, so the
+	// network sees each user with their own host and address (see
+	// docs/irc.md) instead of the gateway's.
+	WebIRC *IRCWebIRC `koanf:"webirc"`
+}
+
+// IRCWebIRC is the WEBIRC block of a network (transports.irc.networks[].webirc).
+type IRCWebIRC struct {
+	// Password (or PasswordFile) is the WEBIRC password the network's
+	// operators gave the gateway; a secret.
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+	// Gateway is the gateway name sent with WEBIRC (default "xgate").
+	Gateway string `koanf:"gateway"`
+	// HostSuffix ends each user's host name: <hash>.<host_suffix> (default:
+	// the component domain).
+	HostSuffix string `koanf:"host_suffix"`
+	// Prefix is the IPv6 prefix users' addresses are made in (default
+	// fd00::/8): the rest of the address is a hash of the user's JID.
+	Prefix string `koanf:"prefix"`
 }
 
 // SMS is the SMS transport (Twilio): chat to +15551234567@domain is sent as a

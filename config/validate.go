@@ -231,6 +231,8 @@ func (c *Config) validateTransports(ps *problems) {
 	}
 	c.validateSMS(ps)
 	c.validateIRC(ps)
+	c.validateIRCArchive(ps)
+	c.validateIRCBudget(ps)
 	c.validateEmail(ps)
 	if w := c.Transports.Webhook; w != nil {
 		if w.URL == "" {

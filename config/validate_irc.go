@@ -45,6 +45,7 @@ func (c *Config) validateIRC(ps *problems) {
 		default:
 			ps.add(base+".encoding", "%q is not a supported fallback encoding (expected cp1252 or latin1)", n.Encoding)
 		}
+		validateWebIRC(n.WebIRC, base+".webirc", ps)
 	}
 	if k := irc.SecretsKey; k != "" {
 		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
@@ -53,5 +54,31 @@ func (c *Config) validateIRC(ps *problems) {
 	}
 	if f := strings.ToLower(irc.FixedNetwork); f != "" && !hosts[f] {
 		ps.add("transports.irc.fixed_network", "%q is not one of the networks' hosts (expected one of transports.irc.networks[].host)", irc.FixedNetwork)
+	}
+}
+
+// validateWebIRC checks a network's webirc block: a password is required,
+// the prefix must be an IPv6 prefix that leaves bits for the users.
+func validateWebIRC(w *IRCWebIRC, base string, ps *problems) {
+	if w == nil {
+		return
+	}
+	if w.Password == "" {
+		ps.add(base+".password", "missing (expected the WEBIRC password the network's operators gave you, or password_file)")
+	}
+	if strings.ContainsAny(w.Gateway, " \r\n\x00") {
+		ps.add(base+".gateway", "%q contains a space or control character (expected a name such as xgate)", w.Gateway)
+	}
+	if strings.ContainsAny(w.HostSuffix, " \r\n\x00:@!") {
+		ps.add(base+".host_suffix", "%q is not a host name (expected e.g. users.irc.gw.example.org)", w.HostSuffix)
+	}
+	if w.Prefix != "" {
+		p, err := netip.ParsePrefix(w.Prefix)
+		switch {
+		case err != nil || !p.Addr().Is6() || p.Addr().Is4In6():
+			ps.add(base+".prefix", "%q is not an IPv6 prefix (expected e.g. 2001:db8:42::/64)", w.Prefix)
+		case p.Bits() > 96:
+			ps.add(base+".prefix", "%q leaves fewer than 32 bits for users (expected /96 or shorter, e.g. /64)", w.Prefix)
+		}
 	}
 }
