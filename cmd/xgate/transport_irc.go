@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"xgate/store"
 	"xgate/transports"
 	"xgate/transports/irc"
 )
@@ -22,14 +23,30 @@ func buildIRC(d deps) (*builtTransport, error) {
 		AnyNetwork:   c.AnyNetwork || len(c.Networks) == 0,
 		FixedNetwork: c.FixedNetwork,
 		Logger:       d.log.With("transport", "irc"),
+		Bouncer: irc.Bouncer{
+			Store:      d.st,
+			Persistent: c.Persistent,
+			History:    c.Archive.History,
+		},
+	}
+	if c.Archive.Enabled {
+		a, ok := d.st.(store.Archives)
+		if !ok {
+			return nil, errors.New("transports.irc.archive: the store has no archive")
+		}
+		cfg.Archive, cfg.ArchiveRetention = a, c.Archive.Retention
 	}
 	for _, n := range c.Networks {
-		cfg.Networks = append(cfg.Networks, irc.Network{
+		net := irc.Network{
 			Host: n.Host, Port: n.Port, Plaintext: n.Plaintext,
 			Burst: n.Burst, Interval: n.Interval, Encoding: n.Encoding,
 			Username: n.Username, Realname: n.Realname,
 			ServerPassword: n.Password, Bind: n.Bind,
-		})
+		}
+		if w := n.WebIRC; w != nil {
+			net.WebIRC = irc.WebIRC{Password: w.Password, Gateway: w.Gateway, HostSuffix: w.HostSuffix, Prefix: w.Prefix}
+		}
+		cfg.Networks = append(cfg.Networks, net)
 	}
 	if c.SecretsKey != "" {
 		key, err := hex.DecodeString(c.SecretsKey) // validated by config
@@ -38,6 +55,11 @@ func buildIRC(d deps) (*builtTransport, error) {
 		}
 		cfg.SecretsKey = key
 	}
+	budget, err := ircBudget(c) // connection caps and identd (transport_irc_budget.go)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Budget = budget
 	t, err := irc.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("transports.irc: %w", err)

@@ -20,9 +20,9 @@ type Config struct {
 	// a server not listed is reached with DefaultNetwork's settings.
 	Networks   []Network
 	AnyNetwork bool
-	// FixedNetwork, when set, is the host of the only network: rooms may then
-	// also be addressed without a server (#chan@irc.gw). Reserved: the
-	// addressing is not implemented yet, the value is only validated.
+	// FixedNetwork, when set, is the host of a network that may be
+	// addressed without a server: #chan@irc.gw, nick@irc.gw, and the host
+	// itself for the network (fixed.go). %-addresses keep working.
 	FixedNetwork string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
@@ -31,6 +31,10 @@ type Config struct {
 	// SecretsKey, when set (32 bytes), encrypts the SASL passwords kept in
 	// registration settings (AES-256-GCM). Without it they are kept as given.
 	SecretsKey []byte
+	// Bouncer: the store, the archive and persistent rooms (bouncer.go).
+	Bouncer
+	// Budget: connections per network and identd (budget.go, identd.go).
+	Budget Budget
 }
 
 // Network is one IRC network's connection settings.
@@ -55,6 +59,22 @@ type Network struct {
 	ServerPassword string
 	// Bind is the local IP address to connect from (empty: any).
 	Bind string
+	// WebIRC, when its Password is set, is sent before registration so the
+	// network sees each user with a host and address of their own
+	// (webirc.go).
+	WebIRC WebIRC
+}
+
+// WebIRC is a network's WEBIRC settings.
+type WebIRC struct {
+	// Password is the WEBIRC password (never logged).
+	Password string
+	// Gateway is the gateway name (default "xgate").
+	Gateway string
+	// HostSuffix ends the users' host names (default: the component domain).
+	HostSuffix string
+	// Prefix is the IPv6 prefix of the users' addresses (default fd00::/8).
+	Prefix string
 }
 
 // DefaultNetwork returns n with its defaults filled in.
@@ -100,6 +120,9 @@ func (c Config) validate() error {
 		if _, err := netip.ParseAddr(n.Bind); n.Bind != "" && err != nil {
 			return fmt.Errorf("irc: config: networks[%d]: bind %q is not an IP address", i, n.Bind)
 		}
+		if err := n.WebIRC.validate(); err != nil {
+			return fmt.Errorf("irc: config: networks[%d]: %w", i, err)
+		}
 	}
 	return nil
 }
@@ -120,6 +143,9 @@ func bindHost(bind string) string {
 // network returns the settings for host, or false when users may not reach
 // it.
 func (t *Transport) network(host string) (Network, bool) {
+	if host == "" {
+		return t.fixedNetwork() // a short address (fixed.go)
+	}
 	for _, n := range t.cfg.Networks {
 		if strings.EqualFold(n.Host, host) {
 			return n.withDefaults(), true

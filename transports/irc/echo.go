@@ -2,6 +2,7 @@ package irc
 
 import (
 	"strings"
+	"time"
 
 	"github.com/lrstanley/girc"
 
@@ -16,6 +17,10 @@ type pendingEcho struct {
 	id, origin, body string
 	lines            int
 	got              []string
+	// st is the user's message, answered with an error when the server
+	// refuses a line (404); refused is then set and no reflection is sent.
+	st      transports.Stanza
+	refused bool
 }
 
 // reflect sends our message to every joined resource of r: body is the
@@ -25,6 +30,7 @@ func (r *room) reflect(s *session, pe pendingEcho, body, sid string) {
 		sid = s.u.t.newID()
 	}
 	id := orText(pe.id, sid)
+	r.archiveLine(s, s.nick, sid, body, time.Now())
 	r.broadcast(s, func(to string) *el {
 		m := messageEl(r.occupantJID(s.nick), to, "groupchat", id).add(textEl("body", body))
 		if pe.origin != "" {
@@ -50,6 +56,9 @@ func (s *session) echoed(r *room, e girc.Event, text string) {
 	}
 	done := *pe
 	r.echoes = r.echoes[1:]
+	if done.refused {
+		return // the sender got the server's refusal instead
+	}
 	body := strings.Join(done.got, "\n")
 	if sameText(done.got, done.body) {
 		body = done.body
@@ -81,9 +90,9 @@ func (s *session) invite(st transports.Stanza, r *room, invites []struct {
 	for _, inv := range invites {
 		local, rest, ok := strings.Cut(inv.To, "@")
 		domain, _, _ := strings.Cut(rest, "/")
-		addr, err := mapping.ParseIRC(local, "", s.chantypes)
+		addr, err := mapping.ParseIRCFixed(local, "", s.chantypes, s.u.t.cfg.FixedNetwork)
 		if !ok || err != nil || !strings.EqualFold(domain, s.u.t.cfg.Domain) || addr.Kind != mapping.IRCNick || !strings.EqualFold(addr.Server, s.host) {
-			s.u.t.replyError(st, "not-acceptable", "only nicks on "+s.host+" can be invited to "+r.name+" (nick%"+s.host+"@"+s.u.t.cfg.Domain+")")
+			s.u.t.replyError(st, "not-acceptable", "only nicks on "+s.displayHost()+" can be invited to "+r.name+" ("+mapping.IRCAddress{Kind: mapping.IRCNick, Name: "nick", Server: s.key}.Local()+"@"+s.u.t.cfg.Domain+")")
 			return
 		}
 		s.queue("INVITE", addr.Name, r.name)
@@ -97,4 +106,28 @@ func (s *session) invited(from, channel string) {
 	m.add(elem(nsMUCUser, "x").add(elem("", "invite", "from", s.nickJID(from)).add(textEl("reason", from+" invites you to "+channel))))
 	m.add(textEl("body", from+" invites you to "+channel+": join "+roomJID))
 	s.u.send(m)
+}
+
+// cannotSend handles ERR_CANNOTSENDTOCHAN (404) for a joined room: with
+// echo-message the server will not echo the refused line, so the oldest
+// message waiting for its echo is the refused one: its sender gets an
+// error with the server's text (once per message), and it is never
+// reflected. Without echo-message the reflection went out already; the
+// sender still gets the error.
+func (s *session) cannotSend(r *room, text string) {
+	if !s.caps["echo-message"] || len(r.echoes) == 0 {
+		for to := range r.res {
+			s.u.send(messageEl(r.jid, to, "error", s.u.t.newID()).add(errorEl("cancel", "not-allowed", r.name+": "+text)))
+		}
+		return
+	}
+	pe := &r.echoes[0]
+	if !pe.refused {
+		pe.refused = true
+		s.u.t.replyError(pe.st, "not-allowed", r.name+": "+text)
+	}
+	pe.got = append(pe.got, "")
+	if len(pe.got) >= pe.lines {
+		r.echoes = r.echoes[1:]
+	}
 }

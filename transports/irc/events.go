@@ -21,21 +21,21 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		}
 		return ""
 	}
+	s.tagAccount(e, nick)
 	switch e.Command {
 	case girc.RPL_WELCOME:
 		s.nick = p(0)
+		if _, pass := s.saslCreds(); pass != "" && !s.caps["sasl"] {
+			s.saslUnavailable()
+		}
+	case girc.RPL_ENDOFMOTD, girc.ERR_NOMOTD, girc.CONNECTED:
+		// Registration is over with the MOTD (ISUPPORT came before it);
+		// girc's CONNECTED comes 2 s after 001 and is only a fallback.
+		s.registrationDone()
 	case girc.RPL_ISUPPORT:
 		s.isupport(e.Params)
 	case girc.ERR_SASLFAIL, girc.ERR_SASLTOOLONG, girc.ERR_SASLABORTED, girc.RPL_NICKLOCKED:
 		s.saslFailed = orText(s.text(e.Last()), "SASL authentication failed")
-	case girc.CONNECTED:
-		s.registered = true
-		s.everUp = true
-		s.backoff = 0
-		s.w.setUp(true)
-		for _, r := range s.rooms {
-			s.join(r)
-		}
 	case girc.JOIN:
 		r := s.rooms[s.fold(p(0))]
 		if r == nil {
@@ -47,18 +47,22 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		if s.isMe(nick) {
 			return // NAMES follows
 		}
-		o := occupant{nick: nick}
-		r.occupants[s.fold(nick)] = o
-		if r.joined {
-			r.broadcast(s, func(to string) *el { return r.presenceOf(o, to) })
+		s.joinedBy(r, e, nick)
+	case girc.AWAY: // away-notify: AWAY [:text]
+		if len(e.Params) > 0 {
+			s.awayChanged(nick, orText(s.text(p(0)), "away"))
+		} else {
+			s.awayChanged(nick, "")
 		}
+	case "ACCOUNT": // account-notify: ACCOUNT account|*
+		s.accountChanged(nick, p(0))
 	case girc.RPL_NAMREPLY: // me = #chan :names
 		if r := s.rooms[s.fold(p(2))]; r != nil {
 			if r.names == nil {
 				r.names = map[string]occupant{}
 			}
 			for _, n := range strings.Fields(p(3)) {
-				o := s.parseName(n)
+				o := s.known(s.parseName(n))
 				r.names[s.fold(o.nick)] = o
 			}
 		}
@@ -107,11 +111,17 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		if r := s.rooms[s.fold(p(2))]; r != nil {
 			s.adminDone(r, "item-not-found", s.text(p(len(e.Params)-1)))
 		}
+	case girc.ERR_CANNOTSENDTOCHAN: // me #chan :text
+		if r := s.rooms[s.fold(p(1))]; r != nil && r.joined {
+			s.cannotSend(r, s.text(p(len(e.Params)-1)))
+		}
 	case girc.RPL_LIST, girc.RPL_LISTEND:
 		s.listReply(e.Command, e.Params)
 	case girc.INVITE: // nick #chan
 		if s.isMe(p(0)) {
 			s.invited(nick, p(1))
+		} else {
+			s.invitedOther(nick, p(0), p(1)) // invite-notify
 		}
 	case girc.PRIVMSG, girc.NOTICE:
 		s.message(e, nick)
@@ -137,6 +147,23 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 	case girc.ERR_BANNEDFROMCHAN, girc.ERR_INVITEONLYCHAN, girc.ERR_BADCHANNELKEY,
 		girc.ERR_CHANNELISFULL, girc.ERR_TOOMANYCHANNELS, girc.ERR_NOSUCHCHANNEL, "477":
 		s.joinError(e.Command, p(1), s.text(p(len(e.Params)-1)))
+	}
+}
+
+// registrationDone opens the writer and joins the rooms once the server
+// has registered us (end of MOTD; girc's CONNECTED as a fallback). It runs
+// once per connection.
+func (s *session) registrationDone() {
+	if s.registered || s.quitting {
+		return
+	}
+	s.registered = true
+	s.everUp = true
+	s.backoff = 0
+	s.w.setUp(true)
+	s.afterConnect() // the user's commands (bouncer.go)
+	for _, r := range s.rooms {
+		s.join(r)
 	}
 }
 
@@ -220,6 +247,7 @@ func (s *session) message(e girc.Event, nick string) {
 			return // without echo-message, reflections are sent at once
 		}
 		sid := s.stanzaID(e)
+		r.archiveLine(s, nick, sid, body, e.Timestamp)
 		r.broadcast(s, func(to string) *el {
 			m := messageEl(r.occupantJID(nick), to, "groupchat", sid).add(textEl("body", body))
 			m.add(elem(nsSID, "stanza-id", "id", sid, "by", r.jid))
@@ -231,6 +259,7 @@ func (s *session) message(e girc.Event, nick string) {
 		return // the echo of a private message
 	}
 	sid := s.stanzaID(e)
+	s.archivePM(nick, sid, body, false, e.Timestamp)
 	m := messageEl(s.nickJID(nick), s.u.jid, "chat", sid).add(textEl("body", body))
 	s.u.send(s.stamp(m, e)) // the user's server adds its own stanza-id
 }

@@ -31,11 +31,16 @@ type fakeConn struct {
 const fakeDomain = "irc.gw"
 const fakeHost = "irc.test"
 
-func newFake(t *testing.T) *fakeNet {
+// newFake starts a transport on the fake network; opts change its Config.
+func newFake(t *testing.T, opts ...func(*Config)) *fakeNet {
 	t.Helper()
-	tr, err := New(Config{Domain: fakeDomain, Version: "1.0-test", Networks: []Network{
+	cfg := Config{Domain: fakeDomain, Version: "1.0-test", Networks: []Network{
 		{Host: fakeHost, Plaintext: true, Burst: 1000, Interval: time.Millisecond},
-	}})
+	}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	tr, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,21 @@ func (u *user) handleIQ(ev stanzaEvent, m *inStanza) {
 			}
 		}
 		reply(nil)
+	case st.Type == "get" && child == xml.Name{Space: nsDiscoInfo, Local: "query"} && addr.Kind == mapping.IRCChannel && addr.Nick != "":
+		// An occupant: its nick and, when known, its account.
+		if q := u.occupantInfo(addr.Server, addr.Name, addr.Nick, st.From); q != nil {
+			reply(q)
+		} else {
+			u.t.replyError(st, "item-not-found", addr.Nick+" is not in "+addr.Name)
+		}
 	case st.Type == "get" && child == xml.Name{Space: nsDiscoInfo, Local: "query"} && addr.Nick == "":
-		reply(discoInfo(addr))
+		q := discoInfo(addr)
+		if u.t.archive != nil && u.t.archiveJID(addr) != "" {
+			q.add(elem("", "feature", "var", nsMAM))
+		}
+		reply(q)
+	case child == xml.Name{Space: nsMAM, Local: "query"} && addr.Nick == "":
+		u.handleMAM(st, addr, m.MAM)
 	case st.Type == "get" && child == xml.Name{Space: nsDiscoItems, Local: "query"} && addr.Kind == mapping.IRCServer:
 		s, ok := u.session(st, addr.Server, "", false)
 		if !ok {
@@ -46,7 +59,8 @@ func (u *user) handleIQ(ev stanzaEvent, m *inStanza) {
 }
 
 // discoInfo is the disco#info of a room, a server or a nick. Rooms
-// advertise only what IRC carries (no corrections, reactions or history).
+// advertise only what IRC carries (no corrections or reactions); handleIQ
+// adds MAM where the archive is on.
 func discoInfo(addr mapping.IRCAddress) *el {
 	q := elem(nsDiscoInfo, "query")
 	switch addr.Kind {

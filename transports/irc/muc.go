@@ -2,6 +2,7 @@ package irc
 
 import (
 	"strings"
+	"time"
 
 	"github.com/lrstanley/girc"
 
@@ -56,6 +57,9 @@ func (u *user) handlePresence(ev stanzaEvent, m *inStanza) {
 	}
 	r.pending[st.From] = true
 	r.joinNick[st.From] = addr.Nick
+	if m.MUC != nil && m.MUC.History != nil {
+		r.history[st.From] = m.MUC.History
+	}
 	r.completeJoin(s) // at once when the channel is already joined
 }
 
@@ -99,8 +103,8 @@ func (s *session) leaveRoom(r *room, resource, status string) {
 		s.u.send(r.selfUnavailable(s, resource, mucItem{}))
 	}
 	r.forget(resource)
-	if !r.empty() {
-		return
+	if !r.empty() || r.persistent {
+		return // a persistent room stays joined: lines are archived
 	}
 	delete(s.rooms, s.fold(r.name))
 	if len(s.rooms) == 0 {
@@ -160,10 +164,10 @@ func (u *user) handleMessage(ev stanzaEvent, m *inStanza) {
 		}
 		n, ok := s.say(r.name, body)
 		if !ok {
-			u.t.replyError(st, "resource-constraint", "too many lines are waiting to be sent to "+s.host)
+			u.t.replyError(st, "resource-constraint", "too many lines are waiting to be sent to "+s.displayHost())
 			return
 		}
-		pe := pendingEcho{id: st.ID, body: body, lines: n}
+		pe := pendingEcho{id: st.ID, body: body, lines: n, st: st}
 		if m.OriginID != nil {
 			pe.origin = m.OriginID.ID
 		}
@@ -182,8 +186,10 @@ func (u *user) handleMessage(ev stanzaEvent, m *inStanza) {
 			return
 		}
 		if _, ok := s.say(target, body); !ok {
-			u.t.replyError(st, "resource-constraint", "too many lines are waiting to be sent to "+s.host)
+			u.t.replyError(st, "resource-constraint", "too many lines are waiting to be sent to "+s.displayHost())
+			return
 		}
+		s.archivePM(target, orText(st.ID, u.t.newID()), body, true, time.Now())
 	}
 }
 

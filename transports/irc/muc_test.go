@@ -16,9 +16,9 @@ const (
 
 // joined plays a complete join of alice/phone to #chan with bob (@), carol
 // (+), dave (~) and eve (%) in it, and consumes the join sequence.
-func joined(t *testing.T) (*fakeNet, fakeConn) {
+func joined(t *testing.T, opts ...func(*Config)) (*fakeNet, fakeConn) {
 	t.Helper()
-	f := newFake(t)
+	f := newFake(t, opts...)
 	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
 	fc := f.conn()
 	f.register(fc, "alice", "PREFIX=(qaohv)~&@%+", "CHANTYPES=#&", "CASEMAPPING=rfc1459", "CHANMODES=beI,k,l,imnst")

@@ -27,6 +27,14 @@ type room struct {
 	echoes []pendingEcho
 	admin  []transports.Stanza
 
+	// conv is the room's archive conversation (lower-cased bare JID);
+	// persistent rooms stay joined without resources; archived rooms
+	// archive their lines. history is each pending resource's <history/>.
+	conv       string
+	persistent bool
+	archived   bool
+	history    map[string]*historyReq
+
 	joined    bool                // NAMES complete: occupants known
 	occupants map[string]occupant // by folded nick
 	names     map[string]occupant // NAMES being collected
@@ -38,17 +46,26 @@ type room struct {
 type occupant struct {
 	nick   string
 	prefix string
+	// away is the AWAY text (away-notify; "" when present), account the
+	// services account (extended-join, account-notify, account-tag). See
+	// ircv3_presence.go.
+	away, account string
 }
 
 func newRoom(s *session, name, key string) *room {
+	rk := roomKey(name, s.host)
 	return &room{
 		name: name, key: key,
-		jid:       mapping.IRCAddress{Kind: mapping.IRCChannel, Name: name, Server: strings.ToLower(s.host)}.Local() + "@" + s.u.t.cfg.Domain,
-		res:       map[string]bool{},
-		pending:   map[string]bool{},
-		joinNick:  map[string]string{},
-		rejoin:    map[string]bool{},
-		occupants: map[string]occupant{},
+		jid:        mapping.IRCAddress{Kind: mapping.IRCChannel, Name: name, Server: strings.ToLower(s.host)}.Local() + "@" + s.u.t.cfg.Domain,
+		conv:       rk + "@" + s.u.t.cfg.Domain,
+		persistent: s.u.t.isPersistent(s.u.jid, rk, s.key),
+		archived:   s.u.t.isArchived(s.u.jid, rk),
+		history:    map[string]*historyReq{},
+		res:        map[string]bool{},
+		pending:    map[string]bool{},
+		joinNick:   map[string]string{},
+		rejoin:     map[string]bool{},
+		occupants:  map[string]occupant{},
 	}
 }
 
@@ -74,7 +91,7 @@ func affiliationRole(prefix string) (affiliation, role string) {
 // presenceOf is the available presence of occupant o to one resource.
 func (r *room) presenceOf(o occupant, to string, codes ...int) *el {
 	aff, role := affiliationRole(o.prefix)
-	return presenceEl(r.occupantJID(o.nick), to, "").add(mucItem{affiliation: aff, role: role, codes: codes}.el())
+	return o.decorate(presenceEl(r.occupantJID(o.nick), to, "").add(mucItem{affiliation: aff, role: role, codes: codes}.el()))
 }
 
 // broadcast sends a stanza built for each joined resource.
@@ -111,6 +128,9 @@ func (r *room) completeJoin(s *session) {
 		aff, role := affiliationRole(self.prefix)
 		s.u.send(presenceEl(r.occupantJID(s.nick), to, "").add(
 			mucItem{affiliation: aff, role: role, jid: to, codes: codes}.el()))
+		if !r.rejoin[to] {
+			r.sendHistory(s, to, r.history[to])
+		}
 		from := r.jid
 		if r.topicBy != "" {
 			from = r.occupantJID(r.topicBy)
@@ -120,6 +140,7 @@ func (r *room) completeJoin(s *session) {
 		delete(r.pending, to)
 		delete(r.joinNick, to)
 		delete(r.rejoin, to)
+		delete(r.history, to)
 	}
 }
 
@@ -165,6 +186,7 @@ func (r *room) connectionLost(s *session, cond, reason string) {
 
 // forget removes resource from the room in every state.
 func (r *room) forget(to string) {
+	delete(r.history, to)
 	delete(r.res, to)
 	delete(r.pending, to)
 	delete(r.joinNick, to)

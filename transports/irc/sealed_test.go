@@ -18,9 +18,7 @@ func sealedTransport(t *testing.T, key []byte) *Transport {
 }
 
 func storedPassword(tr *Transport, user string) string {
-	tr.saslMu.Lock()
-	defer tr.saslMu.Unlock()
-	return tr.sasl[user][fakeHost].password
+	return tr.netSettingsFor(user, fakeHost).saslPassword
 }
 
 func TestSealedSASLPassword(t *testing.T) {
@@ -66,10 +64,8 @@ func TestSealedSASLPassword(t *testing.T) {
 	t.Run("copied to another network", func(t *testing.T) {
 		tr := sealedTransport(t, key)
 		tr.loadSettings(user, moved)
-		tr.saslMu.Lock()
-		defer tr.saslMu.Unlock()
-		if len(tr.sasl[user]) != 0 {
-			t.Fatalf("a value sealed for %s opened for other.net: %v", fakeHost, tr.sasl[user])
+		if p := tr.netSettingsFor(user, "other.net").saslPassword; p != "" {
+			t.Fatalf("a value sealed for %s opened for other.net: %q", fakeHost, p)
 		}
 	})
 	if _, err := New(Config{Domain: fakeDomain, AnyNetwork: true, SecretsKey: []byte("short")}); err == nil {

@@ -99,9 +99,10 @@ func (s *session) connect() {
 		cfg.ServerPass = s.net.ServerPassword
 	}
 	cfg.Bind = bindHost(s.net.Bind) // "": the system picks the address
-	if acct, pass := s.u.saslFor(s.key); pass != "" {
+	if acct, pass := s.saslCreds(); pass != "" {
 		cfg.SASL = &girc.SASLPlain{User: acct, Pass: pass}
 	}
+	cfg.WebIRC = s.webirc() // zero without a WEBIRC password
 	if cfg.SSL {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if s.u.t.cfg.TLSConfig != nil {
@@ -141,7 +142,7 @@ func girchooks() netHooks {
 	return netHooks{
 		dial: func(s *session, c *girc.Client) {
 			go func() {
-				err := c.Connect()
+				err := s.u.t.connectIRC(s, c) // c.Connect(), or identd's dialer
 				s.u.post(s, closedEvent{s: s, c: c, err: err})
 			}()
 		},
@@ -160,17 +161,17 @@ func (s *session) handleClosed(c *girc.Client, err error) {
 	s.w.setUp(false)
 	wasUp := s.registered
 	s.registered = false
-	s.failLists("the connection to " + s.host + " was lost")
+	s.failLists("the connection to " + s.displayHost() + " was lost")
 	if s.quitting || len(s.rooms) == 0 {
 		s.remove()
 		return
 	}
 	reason := "the IRC server closed the connection"
 	if err != nil {
-		reason = "connection to " + s.host + " lost: " + err.Error()
+		reason = "connection to " + s.displayHost() + " lost: " + err.Error()
 	}
 	if wasUp {
-		s.u.t.log.Info("irc connection lost", "user", s.u.jid, "network", s.host, "err", err)
+		s.u.t.log.Info("irc connection lost", "user", s.u.jid, "network", s.displayHost(), "err", err)
 	}
 	cond := "remote-server-not-found"
 	if s.saslFailed != "" {
@@ -178,16 +179,16 @@ func (s *session) handleClosed(c *girc.Client, err error) {
 		// the account locked), so every room is given up with the reason.
 		acct, _ := s.u.saslFor(s.key)
 		cond = "not-authorized"
-		reason = "SASL login to " + s.host + " as " + acct + " failed (" + s.saslFailed +
+		reason = "SASL login to " + s.displayHost() + " as " + acct + " failed (" + s.saslFailed +
 			"): check the SASL account and password registered with " + s.u.t.cfg.Domain
-		s.u.t.log.Info("irc sasl login refused", "user", s.u.jid, "network", s.host, "account", acct)
+		s.u.t.log.Info("irc sasl login refused", "user", s.u.jid, "network", s.displayHost(), "account", acct)
 	}
 	for k, r := range s.rooms {
 		if s.saslFailed != "" {
 			clear(r.rejoin) // waiting rejoins fail too, with the reason
 		}
 		r.connectionLost(s, cond, reason)
-		if len(r.pending) == 0 || s.saslFailed != "" {
+		if (len(r.pending) == 0 && !r.persistent) || s.saslFailed != "" {
 			delete(s.rooms, k)
 		}
 	}
@@ -219,6 +220,7 @@ func (s *session) remove() {
 	case <-s.done:
 	default:
 		close(s.done)
+		s.u.t.budget.conns.release(budgetKey(s.net)) // the slot admit took, once
 	}
 }
 
@@ -278,5 +280,8 @@ func (s *session) nickJID(nick string) string {
 
 // serverJID is the JID of the network itself.
 func (s *session) serverJID() string {
+	if s.host == "" {
+		return s.u.t.fixedServerJID() // fixed.go
+	}
 	return mapping.IRCAddress{Kind: mapping.IRCServer, Server: strings.ToLower(s.host)}.Local() + "@" + s.u.t.cfg.Domain
 }

@@ -2,15 +2,15 @@ package irc
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"xgate/mapping"
+	"xgate/store"
 	"xgate/transports"
 )
 
@@ -38,12 +38,19 @@ type Transport struct {
 	// backoffMin and backoffMax bound the reconnection delay.
 	backoffMin, backoffMax time.Duration
 
-	// sasl holds the users' SASL settings per network (from their
-	// registration): bare JID → lower-cased host → account and password.
-	saslMu sync.Mutex
-	sasl   map[string]map[string]saslCreds
-	// seal encrypts stored SASL passwords; nil without Config.SecretsKey.
+	// settings are the users' settings (from their registrations, see
+	// settings.go), by bare JID.
+	setMu    sync.Mutex
+	settings map[string]*userSettings
+	// seal encrypts stored passwords; nil without Config.SecretsKey.
 	seal *sealer
+	// archive batches archive writes; nil when the archive is off.
+	archive *store.ArchiveWriter
+	// idPrefix makes stanza and archive ids unique across restarts.
+	idPrefix string
+	// budget counts connections per network and maps them to idents
+	// (budget.go, identd.go); ready as the zero value.
+	budget budgetState
 }
 
 var (
@@ -70,6 +77,10 @@ func New(cfg Config) (*Transport, error) {
 			return nil, err
 		}
 	}
+	var archive *store.ArchiveWriter
+	if cfg.Archive != nil {
+		archive = store.NewArchiveWriter(cfg.Archive, store.ArchiveWriterOptions{Logger: log})
+	}
 	life, stop := context.WithCancel(context.Background())
 	return &Transport{
 		seal:  seal,
@@ -83,7 +94,9 @@ func New(cfg Config) (*Transport, error) {
 
 		backoffMin: reconnectMin,
 		backoffMax: reconnectMax,
-		sasl:       map[string]map[string]saslCreds{},
+		settings:   map[string]*userSettings{},
+		archive:    archive,
+		idPrefix:   idPrefix(),
 	}, nil
 }
 
@@ -98,14 +111,22 @@ func (t *Transport) Identity() transports.Identity {
 // Run writes stanzas to XMPP until ctx ends, then quits every IRC
 // connection and waits for the user goroutines.
 func (t *Transport) Run(ctx context.Context, up transports.Uplink) error {
+	defer t.serveIdentd(ctx)() // identd (if configured) stops with Run
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t.out.run(ctx, up)
 	}()
+	// The archive writer outlives the user goroutines, so their last lines
+	// are committed.
+	archCtx, archStop := context.WithCancel(context.Background())
+	archDone := t.runArchive(archCtx)
+	t.rejoinPersistent()
 	<-ctx.Done()
 	t.stop()
 	t.wg.Wait()
+	archStop()
+	<-archDone
 	<-done
 	return nil
 }
@@ -118,7 +139,7 @@ func (t *Transport) Deliver(ctx context.Context, m transports.Message) error {
 
 // CheckAddress accepts biboumi-style addresses (see mapping.ParseIRC).
 func (t *Transport) CheckAddress(local string) error {
-	_, err := mapping.ParseIRC(local, "", "")
+	_, err := t.parseAddr(local, "")
 	return err
 }
 
@@ -135,7 +156,7 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 		}
 	}
 	local, resource, _ := splitJID(st.To)
-	addr, err := mapping.ParseIRC(local, resource, "")
+	addr, err := t.parseAddr(local, resource)
 	if err != nil {
 		t.postError(st, "jid-malformed", err.Error())
 		return true
@@ -183,6 +204,11 @@ func (t *Transport) retire(u *user) bool {
 // destination. It may wait for room in the output queue: user goroutines
 // only; HandleStanza uses postError.
 func (t *Transport) replyError(st transports.Stanza, condition, text string) {
+	if st.From == "" {
+		// Nobody asked (a persistent room joined at start).
+		t.log.Info("irc: "+condition, "text", text)
+		return
+	}
 	if e := errorReply(st, condition, text); e != nil {
 		t.out.send(t.life, e)
 	}
@@ -207,7 +233,7 @@ func errorReply(st transports.Stanza, condition, text string) *el {
 
 // newID returns a unique stanza id.
 func (t *Transport) newID() string {
-	return fmt.Sprintf("xg-irc-%d", t.ids.Add(1))
+	return t.idPrefix + strconv.FormatUint(t.ids.Add(1), 36)
 }
 
 // splitJID splits local@domain/resource.

@@ -106,7 +106,8 @@ type inStanza struct {
 		Text string `xml:",chardata"`
 	} `xml:"subject"`
 	MUC *struct {
-		Password string `xml:"password"`
+		Password string      `xml:"password"`
+		History  *historyReq `xml:"history"`
 	} `xml:"http://jabber.org/protocol/muc x"`
 	OriginID *struct {
 		ID string `xml:"id,attr"`
@@ -120,6 +121,7 @@ type inStanza struct {
 	Status string      `xml:"status"`
 	Admin  *adminQuery `xml:"http://jabber.org/protocol/muc#admin query"`
 	Items  *itemsQuery `xml:"http://jabber.org/protocol/disco#items query"`
+	MAM    *mamQuery   `xml:"urn:xmpp:mam:2 query"`
 }
 
 // adminQuery is a muc#admin request.
@@ -185,7 +187,10 @@ func (u *user) session(st transports.Stanza, host, nick string, start bool) (*se
 		u.t.replyError(st, "not-allowed", host+" is not an IRC network of this gateway")
 		return nil, false
 	}
-	s := newSession(u, key, host, n, nick)
+	if !u.admit(st, n) { // the network's connection budget (budget.go)
+		return nil, false
+	}
+	s := newSession(u, key, host, u.withIdent(u.t.netSettingsFor(u.jid, n.Host).apply(n)), nick)
 	u.sessions[key] = s
 	s.connect()
 	return s, true
