@@ -132,4 +132,64 @@ func TestIRCSASL(t *testing.T) {
 		join(t)
 		loggedIn(t)
 	})
+
+	// leave takes alice out of the room (xgate quits the network) and
+	// waits until the server has forgotten her nick.
+	leave := func(t *testing.T) {
+		t.Helper()
+		alice.Send(t, "<presence type='unavailable' to='"+room+"/alice'/>")
+		alice.Expect(t, wait, harness.Presence(room+"/alice", "unavailable"))
+		deadline := time.Now().Add(wait)
+		for {
+			bob.Send(t, "WHOIS alice")
+			line, _ := bob.Next(wait, func(l string) bool { return strings.Contains(l, " 401 ") || strings.Contains(l, " 318 ") })
+			if strings.Contains(line, " 401 ") {
+				bob.Expect(t, wait, " 318 ")
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice is still on IRC after leaving: %q", line)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the IRC server
+		}
+	}
+
+	t.Run("ad-hoc configure", func(t *testing.T) {
+		leave(t)
+		// Forget the credentials: the next connection is anonymous.
+		runCommand(t, alice, ircDomain, "irc-configure-network",
+			map[string]string{"network": "127.0.0.1"},
+			map[string]string{"forget_passwords": "1", "sasl_account": ""})
+		join(t)
+		bob.Send(t, "WHOIS alice")
+		line, ok := bob.Next(wait, func(l string) bool { return strings.Contains(l, " 330 ") || strings.Contains(l, " 318 ") })
+		if !ok || strings.Contains(line, " 330 ") {
+			t.Fatalf("after forgetting the credentials, WHOIS alice: %q (want no 330)", line)
+		}
+		leave(t)
+		// Set them with the ad-hoc command: logged in again.
+		cmd := runCommand(t, alice, ircDomain, "irc-configure-network",
+			map[string]string{"network": "127.0.0.1"},
+			map[string]string{"sasl_account": account, "sasl_password": accountPass, "realname": "Alice via ad-hoc"})
+		if note := cmd.ChildText("note"); !strings.Contains(note, "127.0.0.1") {
+			t.Errorf("note %q", note)
+		}
+		join(t)
+		loggedIn(t)
+		bob.Send(t, "WHOIS alice")
+		if l := bob.Expect(t, wait, " 311 "); !strings.HasSuffix(l, ":Alice via ad-hoc") {
+			t.Errorf("real name: %q", l)
+		}
+		bob.Expect(t, wait, " 318 ")
+		files, _ := filepath.Glob(filepath.Join(xg.Dir, "xgate.db*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(accountPass)) {
+				t.Errorf("%s holds the SASL password set by ad-hoc in clear", f)
+			}
+		}
+	})
 }

@@ -25,6 +25,9 @@ type Options struct {
 	PhaseTimeout time.Duration
 	// Parallel bounds concurrent logins and joins.
 	Parallel int
+	// NoArchive turns the per-user archive off (transports.irc.archive);
+	// by default every line is archived, as in a default xgate.
+	NoArchive bool
 	// Log is where progress goes (nil: nowhere).
 	Log func(format string, args ...any)
 }

@@ -61,6 +61,9 @@ func Run(t harness.T, o Options) *Result {
 	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
 		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n        burst: 1000\n        interval: 1ms\n",
 		domain, secret, e.ircd.Port)
+	if o.NoArchive {
+		cfg.ExtraTransports += "    archive:\n      enabled: false\n"
+	}
 	e.xg = harness.StartXgate(t, cfg.YAML())
 	e.xg.WaitHealthy(t, 30*time.Second)
 

@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&o.PacedRate, "paced-rate", o.PacedRate, "messages per second in the paced phases")
 	flag.DurationVar(&o.PhaseTimeout, "phase-timeout", o.PhaseTimeout, "longest wait for one phase's messages")
 	flag.IntVar(&o.Parallel, "parallel", o.Parallel, "concurrent logins and joins")
+	flag.BoolVar(&o.NoArchive, "no-archive", false, "turn the per-user archive off (transports.irc.archive.enabled: false)")
 	flag.Parse()
 	r := &runner{}
 	o.Log = r.Logf
