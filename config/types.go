@@ -164,6 +164,9 @@ type IRCNetwork struct {
 	// Bind is the local IP address the connection is made from (empty: the
 	// system's choice).
 	Bind string `koanf:"bind"`
+	// TLSCAFile, when set, is a PEM file of the CAs trusted for this
+	// network's certificate instead of the system's (a private network).
+	TLSCAFile string `koanf:"tls_ca_file"`
 	// MaxConnections caps xgate's connections to this network, all users
 	// together (the network's limit per address); 0: no cap.
 	MaxConnections int `koanf:"max_connections"`

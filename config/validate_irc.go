@@ -1,8 +1,11 @@
 package config
 
 import (
+	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -34,6 +37,11 @@ func (c *Config) validateIRC(ps *problems) {
 		}
 		if n.Interval < 0 {
 			ps.add(base+".interval", "%s is negative (expected the time between lines after the burst, e.g. 1s)", n.Interval)
+		}
+		if n.TLSCAFile != "" {
+			if _, err := LoadCAFile(n.TLSCAFile); err != nil {
+				ps.add(base+".tls_ca_file", "%v (expected a PEM file of CA certificates)", err)
+			}
 		}
 		if n.Bind != "" {
 			if _, err := netip.ParseAddr(n.Bind); err != nil {
@@ -81,4 +89,17 @@ func validateWebIRC(w *IRCWebIRC, base string, ps *problems) {
 			ps.add(base+".prefix", "%q leaves fewer than 32 bits for users (expected /96 or shorter, e.g. /64)", w.Prefix)
 		}
 	}
+}
+
+// LoadCAFile reads a PEM file of CA certificates into a pool.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

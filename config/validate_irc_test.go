@@ -56,6 +56,8 @@ func TestIRCNetworkPasswordAndBind(t *testing.T) {
 		{"host name", "bind: irc.example.org", "transports.irc.networks[0].bind: \"irc.example.org\" is not an IP address"},
 		{"with port", "bind: 192.0.2.10:5000", "is not an IP address"},
 		{"password", "password: pass-w0rd\n        bind: 192.0.2.10", ""},
+		{"missing CA file", "tls_ca_file: /nonexistent/ca.pem", "transports.irc.networks[0].tls_ca_file: cannot read /nonexistent/ca.pem"},
+		{"CA file not PEM", "tls_ca_file: /etc/passwd", "/etc/passwd holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

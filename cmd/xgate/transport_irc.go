@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"xgate/config"
 	"xgate/store"
 	"xgate/transports"
 	"xgate/transports/irc"
@@ -42,6 +43,13 @@ func buildIRC(d deps) (*builtTransport, error) {
 			Burst: n.Burst, Interval: n.Interval, Encoding: n.Encoding,
 			Username: n.Username, Realname: n.Realname,
 			ServerPassword: n.Password, Bind: n.Bind,
+		}
+		if n.TLSCAFile != "" {
+			pool, err := config.LoadCAFile(n.TLSCAFile) // validated by config
+			if err != nil {
+				return nil, fmt.Errorf("transports.irc.networks: tls_ca_file: %w", err)
+			}
+			net.RootCAs = pool
 		}
 		if w := n.WebIRC; w != nil {
 			net.WebIRC = irc.WebIRC{Password: w.Password, Gateway: w.Gateway, HostSuffix: w.HostSuffix, Prefix: w.Prefix}
