@@ -48,6 +48,9 @@ func networkFields() []transports.Field {
 		{Var: "network", Type: "hidden"},
 		{Var: "nick", Label: "Nick", Desc: "The nick used when xgate connects without a join (persistent rooms, auto-join); a join's own nick wins otherwise"},
 		{Var: "realname", Label: "Real name"},
+		{Var: "sasl_mechanism", Label: "SASL mechanism", Type: "list-single", Options: []string{"PLAIN", "EXTERNAL"}, Desc: "PLAIN logs in with the account and password; EXTERNAL with your client certificate (TLS only)"},
+		{Var: "client_certificate", Label: "Client certificate (SHA-256 fingerprint)", Type: "fixed"},
+		{Var: "new_certificate", Label: "Make a new client certificate", Type: "boolean", Desc: "xgate makes one for you; add its fingerprint to your account (e.g. /msg NickServ CERT ADD <fingerprint>)"},
 		{Var: "sasl_account", Label: "SASL account", Desc: "Your account on the network (default: your nick)"},
 		{Var: "sasl_password", Label: "SASL password", Type: "text-private", Desc: "Sent with SASL PLAIN; empty keeps the stored one"},
 		{Var: "server_password", Label: "Server password", Type: "text-private", Desc: "Sent as PASS before registering; empty keeps the stored one"},
@@ -85,6 +88,11 @@ func (t *Transport) configureNetwork(ctx context.Context, user string, step int,
 			"tls": boolValue(!eff.Plaintext), "encoding": eff.Encoding,
 			"autojoin": strings.Join(ns.autojoin, "\n"), "commands": strings.Join(ns.commands, "\n"),
 			"burst": strconv.Itoa(eff.Burst), "interval": eff.Interval.String(), "forget_passwords": "0",
+			"sasl_mechanism": orText(ns.saslMechanism, "PLAIN"), "new_certificate": "0",
+			"client_certificate": "none",
+		}
+		if c, err := parseClientCert(ns.clientCert); err == nil {
+			v["client_certificate"] = certFingerprint(c)
 		}
 		if ns.port > 0 {
 			v["port"] = strconv.Itoa(ns.port)
@@ -100,13 +108,23 @@ func (t *Transport) configureNetwork(ctx context.Context, user string, step int,
 		return nil, "", err
 	}
 	n, _ := t.network(host)
+	fp := ""
 	err = t.updateSettings(ctx, user, func(s map[string]string, seal func(key, plain string) (string, error)) error {
-		return t.setNetworkValues(n, host, form, s, seal)
+		if err := t.setNetworkValues(n, host, form, s, seal); err != nil {
+			return err
+		}
+		fp, err = t.setClientCert(user, n, host, form, s, seal)
+		return err
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	return nil, "Saved your settings for " + host + ".", nil
+	note := "Saved your settings for " + host + "."
+	if fp != "" {
+		note += " Your client certificate's SHA-256 fingerprint is " + fp +
+			": add it to your account on " + host + " (e.g. /msg NickServ CERT ADD " + fp + ") before you connect."
+	}
+	return nil, note, nil
 }
 
 // setNetworkValues validates a submitted network form into settings.
@@ -465,4 +483,44 @@ func (t *Transport) disconnectUserCommand(ctx context.Context, _ string, step in
 		return nil, "", errors.New(target + " has no IRC connection" + map[bool]string{true: " to " + host, false: ""}[host != ""])
 	}
 	return nil, fmt.Sprintf("Closed %d connection(s) of %s.", n, target), nil
+}
+
+// setClientCert applies the SASL mechanism and certificate fields: a new
+// certificate is made when asked, or when EXTERNAL is chosen without one.
+// It returns the fingerprint of a certificate it made ("" otherwise).
+// EXTERNAL needs TLS.
+func (t *Transport) setClientCert(user string, n Network, host string, form, s map[string]string, seal func(key, plain string) (string, error)) (string, error) {
+	mech := form["sasl_mechanism"]
+	switch mech {
+	case "", "PLAIN":
+		delete(s, netKey(host, "sasl_mechanism"))
+	case "EXTERNAL":
+		tlsOn := !n.Plaintext || s[netKey(host, "tls")] == "on"
+		if !tlsOn {
+			return "", &transports.FieldError{Field: "sasl_mechanism", Reason: "SASL EXTERNAL needs TLS: turn TLS on for " + host}
+		}
+		s[netKey(host, "sasl_mechanism")] = "EXTERNAL"
+	default:
+		return "", &transports.FieldError{Field: "sasl_mechanism", Reason: "PLAIN or EXTERNAL"}
+	}
+	base := netKey(host, "client_cert")
+	_, had := s[base+"_sealed"]
+	if _, plain := s[base]; plain {
+		had = true
+	}
+	if form["new_certificate"] != "1" && (had || mech != "EXTERNAL") {
+		return "", nil
+	}
+	pemText, err := newClientCertPEM(defaultNick(user))
+	if err != nil {
+		return "", err
+	}
+	if err := t.putSecret(s, seal, base, pemText); err != nil {
+		return "", err
+	}
+	c, err := parseClientCert(pemText)
+	if err != nil {
+		return "", err
+	}
+	return certFingerprint(c), nil
 }

@@ -323,3 +323,58 @@ func TestUnregisterForgetsEverything(t *testing.T) {
 		t.Fatalf("persistent rooms kept: %v", rooms)
 	}
 }
+
+func TestSASLExternalCertificate(t *testing.T) {
+	opt, st := withBouncer(t)
+	f := newFake(t, opt, func(c *Config) { c.Networks[0].Plaintext = false })
+	cfgNet := map[string]string{"network": fakeHost}
+
+	_, note, err := command(t, f.tr, aliceBare, cmdConfigureNetwork, cfgNet, map[string]string{"sasl_mechanism": "EXTERNAL"})
+	if err != nil || !strings.Contains(note, "CERT ADD ") {
+		t.Fatalf("EXTERNAL: %q %v", note, err)
+	}
+	fp := note[strings.Index(note, "CERT ADD ")+len("CERT ADD ") : strings.Index(note, ") before")]
+	if len(fp) != 64 {
+		t.Fatalf("fingerprint %q is not a SHA-256 in hex", fp)
+	}
+	reg, err := st.GetRegistration(context.Background(), "irc", aliceBare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range reg.Settings {
+		if strings.Contains(v, "PRIVATE KEY") {
+			t.Errorf("the client key is stored in clear: %s", k)
+		}
+	}
+	// The form shows the fingerprint; the session presents the certificate
+	// and logs in with EXTERNAL.
+	form, _, _ := command(t, f.tr, aliceBare, cmdConfigureNetwork, cfgNet)
+	if form.Values["client_certificate"] != fp || form.Values["sasl_mechanism"] != "EXTERNAL" {
+		t.Errorf("form values %v", form.Values)
+	}
+	s := newSession(&user{t: f.tr, jid: aliceBare}, fakeHost, fakeHost, f.tr.cfg.Networks[0].withDefaults(), "alice")
+	mech, cert := s.sasl(true)
+	if mech == nil || mech.Method() != "EXTERNAL" || cert == nil || certFingerprint(*cert) != fp {
+		t.Fatalf("sasl: %v, certificate %v", mech, cert)
+	}
+	if _, cert := s.sasl(false); cert != nil {
+		t.Error("a certificate offered without TLS")
+	}
+
+	// A new certificate on request; PLAIN keeps it for CertFP.
+	_, note, err = command(t, f.tr, aliceBare, cmdConfigureNetwork, cfgNet, map[string]string{"sasl_mechanism": "PLAIN", "new_certificate": "1"})
+	if err != nil || strings.Contains(note, fp) || !strings.Contains(note, "CERT ADD") {
+		t.Fatalf("new certificate: %q %v", note, err)
+	}
+	if mech, cert := s.sasl(true); mech != nil || cert == nil {
+		t.Fatalf("PLAIN without a password: mechanism %v, certificate %v", mech, cert)
+	}
+
+	// EXTERNAL over plaintext is refused.
+	f2 := newFake(t, opt)
+	_, _, err = command(t, f2.tr, aliceBare, cmdConfigureNetwork, cfgNet, map[string]string{"sasl_mechanism": "EXTERNAL"})
+	var fe *transports.FieldError
+	if !errors.As(err, &fe) || fe.Field != "sasl_mechanism" {
+		t.Fatalf("EXTERNAL without TLS: %v", err)
+	}
+}

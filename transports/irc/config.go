@@ -2,6 +2,7 @@ package irc
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,9 @@ type Network struct {
 	ServerPassword string
 	// Bind is the local IP address to connect from (empty: any).
 	Bind string
+	// RootCAs, when set, are the CAs trusted for this network's TLS
+	// certificate instead of the system's (a private network's CA).
+	RootCAs *x509.CertPool
 	// WebIRC, when its Password is set, is sent before registration so the
 	// network sees each user with a host and address of their own
 	// (webirc.go).

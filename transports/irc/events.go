@@ -25,7 +25,7 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 	switch e.Command {
 	case girc.RPL_WELCOME:
 		s.nick = p(0)
-		if _, pass := s.saslCreds(); pass != "" && !s.caps["sasl"] {
+		if s.wantsSASL() && !s.caps["sasl"] {
 			s.saslUnavailable()
 		}
 	case girc.RPL_ENDOFMOTD, girc.ERR_NOMOTD, girc.CONNECTED:

@@ -46,7 +46,7 @@ func (u *user) handleIQ(ev stanzaEvent, m *inStanza) {
 	case child == xml.Name{Space: nsMAM, Local: "query"} && addr.Nick == "":
 		u.handleMAM(st, addr, m.MAM)
 	case st.Type == "get" && child == xml.Name{Space: nsDiscoItems, Local: "query"} && addr.Kind == mapping.IRCServer:
-		s, ok := u.session(st, addr.Server, "", false)
+		s, ok := u.listSession(st, addr.Server)
 		if !ok {
 			return
 		}

@@ -72,6 +72,7 @@ func (s *session) listReply(command string, params []string) {
 		s.u.send(s.listPage(req.st, req.rsm, all))
 	}
 	s.lists = nil
+	s.listDone()
 }
 
 // failLists answers the waiting LIST requests with an error.

@@ -34,6 +34,7 @@ func (u *user) handlePresence(ev stanzaEvent, m *inStanza) {
 	if !ok {
 		return
 	}
+	s.adopt(addr.Nick) // a connection opened for LIST becomes the user's
 	k := s.fold(addr.Name)
 	r, ok := s.rooms[k]
 	if ok && r.res[st.From] {

@@ -35,6 +35,13 @@ func (s *session) saslUnavailable() {
 	reason := host + " does not offer SASL, so xgate did not log in as " + acct +
 		" and disconnected; to connect without logging in, remove the SASL password for " +
 		host + " (submit the registration form of " + s.u.t.cfg.Domain + " with an empty sasl_password)"
+	if _, ok := s.clientCert(); s.saslExternal() && (!ok || s.net.Plaintext) {
+		reason = "SASL EXTERNAL needs a client certificate and TLS to " + host +
+			": set them (or another SASL mechanism) with Configure an IRC network on " + s.u.t.cfg.Domain
+	} else if s.saslExternal() {
+		reason = host + " does not offer SASL, so xgate did not log in with your client certificate and disconnected; " +
+			"choose the PLAIN mechanism without a password (Configure an IRC network on " + s.u.t.cfg.Domain + ") to connect without logging in"
+	}
 	s.u.t.log.Info("irc server offers no sasl; not connecting without it", "user", s.u.jid, "network", host)
 	for k, r := range s.rooms {
 		clear(r.rejoin) // resources waiting for a rejoin get the error too

@@ -52,6 +52,9 @@ type session struct {
 	saslFailed string
 	// lists are the LIST requests waiting for the server's answer.
 	lists []listReq
+	// listOnly marks a connection opened only to answer a LIST: it quits
+	// once answered, unless a join adopted it (listsession.go).
+	listOnly bool
 	// listing collects a LIST reply; listCache keeps the last one a minute
 	// for paging.
 	listing   []listEntry
@@ -99,14 +102,19 @@ func (s *session) connect() {
 		cfg.ServerPass = s.net.ServerPassword
 	}
 	cfg.Bind = bindHost(s.net.Bind) // "": the system picks the address
-	if acct, pass := s.saslCreds(); pass != "" {
-		cfg.SASL = &girc.SASLPlain{User: acct, Pass: pass}
-	}
+	mech, cert := s.sasl(cfg.SSL)   // PLAIN, EXTERNAL (clientcert.go) or none
+	cfg.SASL = mech
 	cfg.WebIRC = s.webirc() // zero without a WEBIRC password
 	if cfg.SSL {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if s.u.t.cfg.TLSConfig != nil {
 			tc = s.u.t.cfg.TLSConfig.Clone()
+		}
+		if s.net.RootCAs != nil {
+			tc.RootCAs = s.net.RootCAs
+		}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
 		}
 		tc.ServerName = s.net.Host
 		cfg.TLSConfig = tc
@@ -177,10 +185,14 @@ func (s *session) handleClosed(c *girc.Client, err error) {
 	if s.saslFailed != "" {
 		// Wrong credentials: retrying would only fail again (and may get
 		// the account locked), so every room is given up with the reason.
-		acct, _ := s.u.saslFor(s.key)
+		acct, _ := s.saslCreds()
 		cond = "not-authorized"
 		reason = "SASL login to " + s.displayHost() + " as " + acct + " failed (" + s.saslFailed +
 			"): check the SASL account and password registered with " + s.u.t.cfg.Domain
+		if s.saslExternal() {
+			reason = "SASL EXTERNAL login to " + s.displayHost() + " failed (" + s.saslFailed +
+				"): add your client certificate's fingerprint to your account (Configure an IRC network on " + s.u.t.cfg.Domain + " shows it)"
+		}
 		s.u.t.log.Info("irc sasl login refused", "user", s.u.jid, "network", s.displayHost(), "account", acct)
 	}
 	for k, r := range s.rooms {

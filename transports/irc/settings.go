@@ -39,6 +39,8 @@ type netSettings struct {
 	commands       []string // raw IRC lines sent after connecting
 	burst          int
 	interval       time.Duration
+	saslMechanism  string // "" (PLAIN with a password) or "EXTERNAL"
+	clientCert     string // PEM certificate and key (clientcert.go)
 }
 
 // roomSettings are one user's settings for one room. persistent and archive
@@ -172,6 +174,10 @@ func (us *userSettings) setNet(kind, host, field, v string) {
 		n.burst, _ = strconv.Atoi(v)
 	case "net:interval":
 		n.interval, _ = time.ParseDuration(v)
+	case "net:sasl_mechanism":
+		n.saslMechanism = v
+	case "net:client_cert":
+		n.clientCert = v
 	default:
 		return
 	}
