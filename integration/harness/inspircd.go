@@ -23,6 +23,12 @@ type SASLServer struct {
 	// Name is the IRC server's name in its replies.
 	Name string
 	Dir  string
+	// TLSAddr is the clients' TLS listener (127.0.0.1:TLSPort) and CAFile
+	// the PEM of the CA that signed its certificate: set by
+	// StartInspIRCdTLS only.
+	TLSAddr string
+	TLSPort int
+	CAFile  string
 
 	ircd     *process
 	services *process
@@ -48,6 +54,20 @@ const (
 // set). Both are stopped by Cleanup.
 func StartInspIRCd(t T) *SASLServer {
 	t.Helper()
+	return startInspIRCd(t, nil)
+}
+
+// inspircdExtras is what a variant of StartInspIRCd adds to the two
+// configurations (appended verbatim), and the listeners to wait for.
+type inspircdExtras struct {
+	ircdConf, athemeConf string
+	waitAddrs            []string
+}
+
+// startInspIRCd is StartInspIRCd; extras, when not nil, is called with the
+// server (Dir set) before the configurations are written.
+func startInspIRCd(t T, extras func(s *SASLServer) inspircdExtras) *SASLServer {
+	t.Helper()
 	ircdBin := lookBin("inspircd", "/usr/sbin/inspircd")
 	svcBin := lookBin("atheme-services", "/usr/bin/atheme-services")
 	if ircdBin == "" || svcBin == "" {
@@ -65,9 +85,13 @@ func StartInspIRCd(t T) *SASLServer {
 		services: newProcess("atheme", filepath.Join(dir, "atheme.out")),
 	}
 	linkPass := fmt.Sprintf("link%d", time.Now().UnixNano())
+	var extra inspircdExtras
+	if extras != nil {
+		extra = extras(s)
+	}
 	files := map[string]string{
-		"inspircd.conf": inspircdConfig(dir, port, linkPort, linkPass),
-		"atheme.conf":   athemeConfig(linkPort, linkPass),
+		"inspircd.conf": inspircdConfig(dir, port, linkPort, linkPass) + extra.ircdConf,
+		"atheme.conf":   athemeConfig(linkPort, linkPass) + extra.athemeConf,
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "atheme-data"), 0o755); err != nil {
 		t.Fatalf("harness: inspircd: %v", err)
@@ -102,6 +126,11 @@ func StartInspIRCd(t T) *SASLServer {
 	}
 	if err := WaitTCP(ctx, Addr(linkPort), s.ircd.exited()); err != nil {
 		t.Fatalf("harness: inspircd's link port did not open: %v", err)
+	}
+	for _, addr := range extra.waitAddrs {
+		if err := WaitTCP(ctx, addr, s.ircd.exited()); err != nil {
+			t.Fatalf("harness: inspircd's listener %s did not open: %v\n%s", addr, err, tailFile(s.ircd.logPath, 4096))
+		}
 	}
 	if err := s.services.start(dir, nil, svcBin, "-n",
 		"-c", filepath.Join(dir, "atheme.conf"),

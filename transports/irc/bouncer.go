@@ -63,12 +63,7 @@ func (t *Transport) runArchive(ctx context.Context) <-chan struct{} {
 		tick := time.NewTicker(time.Hour)
 		defer tick.Stop()
 		for {
-			n, err := t.cfg.Archive.PruneArchive(ctx, time.Now().Add(-t.cfg.ArchiveRetention))
-			if err != nil && ctx.Err() == nil {
-				t.log.Warn("irc: prune the archive", "err", err)
-			} else if n > 0 {
-				t.log.Info("irc: archive pruned", "lines", n, "retention", t.cfg.ArchiveRetention)
-			}
+			t.pruneArchive(ctx)
 			select {
 			case <-ctx.Done():
 				return
@@ -84,6 +79,16 @@ func (t *Transport) runArchive(ctx context.Context) <-chan struct{} {
 		<-pruned
 	}()
 	return done
+}
+
+// pruneArchive deletes the lines older than the retention.
+func (t *Transport) pruneArchive(ctx context.Context) {
+	n, err := t.cfg.Archive.PruneArchive(ctx, time.Now().Add(-t.cfg.ArchiveRetention))
+	if err != nil && ctx.Err() == nil {
+		t.log.Warn("irc: prune the archive", "err", err)
+	} else if n > 0 {
+		t.log.Info("irc: archive pruned", "lines", n, "retention", t.cfg.ArchiveRetention)
+	}
 }
 
 // rejoinPersistent joins, at start, every persistent room and auto-join

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"xgate/store"
 	"xgate/transports"
@@ -376,5 +377,25 @@ func TestSASLExternalCertificate(t *testing.T) {
 	var fe *transports.FieldError
 	if !errors.As(err, &fe) || fe.Field != "sasl_mechanism" {
 		t.Fatalf("EXTERNAL without TLS: %v", err)
+	}
+}
+
+func TestArchiveRetention(t *testing.T) {
+	opt, st := withBouncer(t)
+	f := newFake(t, opt, func(c *Config) { c.ArchiveRetention = 24 * time.Hour })
+	ctx := context.Background()
+	conv := strings.ToLower(roomJID)
+	old, fresh := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+	if err := st.AppendArchive(ctx, []store.ArchiveEntry{
+		{ID: "old", Transport: "irc", User: aliceBare, Conversation: conv, With: roomJID + "/bob", Time: old, Payload: []byte("old")},
+		{ID: "fresh", Transport: "irc", User: aliceBare, Conversation: conv, With: roomJID + "/bob", Time: fresh, Payload: []byte("fresh")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.tr.pruneArchive(ctx) // what the archive goroutine does every hour
+	empty := ""
+	page, err := st.QueryArchive(ctx, store.ArchiveQuery{Transport: "irc", User: aliceBare, Conversation: conv, BeforeID: &empty})
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].ID != "fresh" {
+		t.Fatalf("after pruning: %+v %v", page.Entries, err)
 	}
 }

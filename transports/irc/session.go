@@ -114,7 +114,11 @@ func (s *session) connect() {
 			tc.RootCAs = s.net.RootCAs
 		}
 		if cert != nil {
-			tc.Certificates = []tls.Certificate{*cert}
+			// Always present it: a server whose certificate request names
+			// acceptable CAs would otherwise get none from crypto/tls (a
+			// self-signed certificate is not issued by them), and CertFP
+			// only looks at the fingerprint.
+			tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 		}
 		tc.ServerName = s.net.Host
 		cfg.TLSConfig = tc
