@@ -19,19 +19,7 @@ func TestIRCSASLExternal(t *testing.T) {
 	const account, accountPass = "alicex", "irc-acct-pass"
 	ircd.RegisterAccount(t, account, accountPass)
 
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        tls_ca_file: %s\n"+
-		"    secrets_key: %s\n",
-		ircDomain, ircSecret, ircd.TLSPort, ircd.CAFile, strings.Repeat("6b", 32))
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
-
-	alice := harness.Login(t, srv, "alice", alicePass, "phone")
+	_, alice := startSealedIRCGateway(t, fmt.Sprintf("port: %d\n        tls_ca_file: %s", ircd.TLSPort, ircd.CAFile))
 	bob := harness.DialIRC(t, ircd.Addr, "bob")
 	const wait = 10 * time.Second
 	room := "#certfp%127.0.0.1@" + ircDomain

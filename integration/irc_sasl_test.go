@@ -23,19 +23,7 @@ func TestIRCSASL(t *testing.T) {
 	const account, accountPass = "alicea", "irc-acct-pass"
 	ircd.RegisterAccount(t, account, accountPass)
 
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n"+
-		"    secrets_key: %s\n",
-		ircDomain, ircSecret, ircd.Port, strings.Repeat("5a", 32))
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
-
-	alice := harness.Login(t, srv, "alice", alicePass, "phone")
+	xg, alice := startSealedIRCGateway(t, fmt.Sprintf("port: %d\n        plaintext: true", ircd.Port))
 	bob := harness.DialIRC(t, ircd.Addr, "bob")
 	const wait = 10 * time.Second
 	room := "#sasl%127.0.0.1@" + ircDomain
@@ -192,4 +180,22 @@ func TestIRCSASL(t *testing.T) {
 			}
 		}
 	})
+}
+
+// startSealedIRCGateway starts Prosody with alice, and xgate with the IRC
+// transport on one network at 127.0.0.1 (network: the rest of its entry,
+// e.g. its port) and a secrets key; it returns xgate and alice logged in.
+func startSealedIRCGateway(t *testing.T, network string) (*harness.Xgate, *harness.Client) {
+	t.Helper()
+	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
+		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
+	})
+	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
+	cfg := harness.NewXgateConfig(t, srv)
+	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
+		"      - host: 127.0.0.1\n        %s\n    secrets_key: %s\n",
+		ircDomain, ircSecret, network, strings.Repeat("5a", 32))
+	xg := harness.StartXgate(t, cfg.YAML())
+	xg.WaitHealthy(t, healthyAfter)
+	return xg, harness.Login(t, srv, "alice", alicePass, "phone")
 }

@@ -117,17 +117,7 @@ func (t *Transport) postUser(bare string, ev any) bool {
 	if t.life.Err() != nil {
 		return false
 	}
-	u, ok := t.users[bare]
-	if !ok {
-		u = newUser(t, bare)
-		t.users[bare] = u
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			u.run()
-		}()
-	}
-	return u.events.tryPut(ev)
+	return t.userLocked(bare).events.tryPut(ev)
 }
 
 // userNow is user's state, for funcEvents running on its goroutine.

@@ -171,17 +171,7 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 		t.postError(st, "service-unavailable", "the IRC gateway is shutting down")
 		return true
 	}
-	u, ok := t.users[bare]
-	if !ok {
-		u = newUser(t, bare)
-		t.users[bare] = u
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			u.run()
-		}()
-	}
-	if !u.events.tryPut(ev) {
+	if !t.userLocked(bare).events.tryPut(ev) {
 		t.postError(st, "resource-constraint", "too many requests are waiting; try again in a moment")
 	}
 	return true
@@ -244,4 +234,20 @@ func splitJID(s string) (local, resource string, ok bool) {
 		return "", res, false
 	}
 	return local, res, true
+}
+
+// userLocked returns bare's user, starting its goroutine when it has none.
+// t.mu must be held (retire takes it too, so no event is lost).
+func (t *Transport) userLocked(bare string) *user {
+	u, ok := t.users[bare]
+	if !ok {
+		u = newUser(t, bare)
+		t.users[bare] = u
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			u.run()
+		}()
+	}
+	return u
 }
