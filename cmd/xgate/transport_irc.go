@@ -62,6 +62,8 @@ func buildIRC(d deps) (*builtTransport, error) {
 			return nil, errors.New("transports.irc.secrets_key: not hex")
 		}
 		cfg.SecretsKey = key
+	} else {
+		d.log.Warn("transports.irc.secrets_key is not set: the passwords and client certificates users give (registration, ad-hoc configure) are stored in clear")
 	}
 	budget, err := ircBudget(c) // connection caps and identd (transport_irc_budget.go)
 	if err != nil {
