@@ -316,3 +316,31 @@ func (s *session) afterConnect() {
 		}
 	}
 }
+
+// rememberNick stores the session's new nick for its persistent rooms, so
+// that xgate rejoins them with it after a restart (a short write on the
+// user's goroutine: nick changes are rare). A failure is logged: the old
+// nick would be used.
+func (s *session) rememberNick() {
+	var keys []string
+	for _, r := range s.rooms {
+		if r.persistent {
+			keys = append(keys, roomKey(r.name, s.host))
+		}
+	}
+	if len(keys) == 0 || s.u.t.cfg.Store == nil {
+		return
+	}
+	t := s.u.t
+	ctx, cancel := context.WithTimeout(t.life, archiveTimeout)
+	defer cancel()
+	err := t.updateSettings(ctx, s.u.jid, func(set map[string]string, _ func(string, string) (string, error)) error {
+		for _, k := range keys {
+			set[roomSettingKey(k, "nick")] = s.nick
+		}
+		return nil
+	})
+	if err != nil && t.life.Err() == nil {
+		t.log.Warn("irc: remember the nick of persistent rooms", "user", s.u.jid, "err", err)
+	}
+}

@@ -399,3 +399,20 @@ func TestArchiveRetention(t *testing.T) {
 		t.Fatalf("after pruning: %+v %v", page.Entries, err)
 	}
 }
+
+func TestPersistentRoomRemembersNick(t *testing.T) {
+	opt, _ := withBouncer(t)
+	f, fc := joined(t, opt)
+	if _, _, err := command(t, f.tr, aliceBare, cmdConfigureRoom, map[string]string{"room": roomJID}, map[string]string{"persistent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	key := "#chan%" + fakeHost
+	if n := f.tr.roomSettingsFor(aliceBare, key).nick; n != "alice" {
+		t.Fatalf("stored nick %q, want the session's", n)
+	}
+	f.recv(fc, ":alice!a@h NICK alice2")
+	f.flush(fc)
+	if n := f.tr.roomSettingsFor(aliceBare, key).nick; n != "alice2" {
+		t.Fatalf("stored nick %q after NICK, want alice2", n)
+	}
+}

@@ -310,6 +310,7 @@ func (s *session) nickChange(old, nick string) {
 	if me {
 		s.nick = nick
 		s.nickReq = ""
+		s.rememberNick() // persistent rooms are rejoined with it (bouncer.go)
 	}
 	for _, r := range s.rooms {
 		o, ok := r.occupants[s.fold(old)]

@@ -279,6 +279,9 @@ func (t *Transport) updateSettings(ctx context.Context, user string, change func
 	if t.cfg.Store == nil {
 		return errNoStore
 	}
+	// One read-modify-write at a time (ad-hoc commands, nick changes).
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
 	user = strings.ToLower(user)
 	reg, err := t.cfg.Store.GetRegistration(ctx, t.Name(), user)
 	switch {

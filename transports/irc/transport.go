@@ -42,6 +42,7 @@ type Transport struct {
 	// settings.go), by bare JID.
 	setMu    sync.Mutex
 	settings map[string]*userSettings
+	saveMu   sync.Mutex // serialises updateSettings
 	// seal encrypts stored passwords; nil without Config.SecretsKey.
 	seal *sealer
 	// archive batches archive writes; nil when the archive is off.
