@@ -96,135 +96,40 @@ func checkArchiveEntries(entries []ArchiveEntry) error {
 	return nil
 }
 
-const archiveInsertHead = `INSERT INTO archive (transport, user_jid, conversation, stanza_id, with_jid, sent, payload) VALUES `
+// QueryArchive, PruneArchive and the deletion of lines are shared; each
+// backend appends (archive_sqlite.go, archive_postgres.go). The tables are
+// described in migrations/*/0004_archive_interned.sql.
 
-// archiveInsertSQL is the SQLite insert of n rows. Appends use n = 64, 32,
-// ..., 1 only, so the statement cache holds at most seven of them.
-func archiveInsertSQL(n int) string {
-	var b strings.Builder
-	b.Grow(len(archiveInsertHead) + n*40 + 80)
-	b.WriteString(archiveInsertHead)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for j := range 7 {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(i*7 + j + 1))
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString(` ON CONFLICT (transport, user_jid, stanza_id) DO NOTHING`)
-	return b.String()
-}
-
-// archiveChunk is the largest power of two <= min(n, 64): the size of the next
-// multi-row insert.
-func archiveChunk(n int) int {
-	c := 64
-	for c > n {
-		c /= 2
-	}
-	return c
-}
-
-// AppendArchive implements Archives: multi-row inserts in one transaction on
-// the writer connection.
-func (s *SQLite) AppendArchive(ctx context.Context, entries []ArchiveEntry) error {
-	if err := checkArchiveEntries(entries); err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	now := time.Now().UnixMilli()
-	args := make([]any, 0, 7*archiveChunk(len(entries)))
-	err := s.inTx(ctx, func(q querier) error {
-		for rest := entries; len(rest) > 0; {
-			n := archiveChunk(len(rest))
-			args = args[:0]
-			for i := range rest[:n] {
-				e := &rest[i]
-				sent := now
-				if !e.Time.IsZero() {
-					sent = e.Time.UnixMilli()
-				}
-				args = append(args, e.Transport, e.User, e.Conversation, e.ID, e.With, sent, e.Payload)
-			}
-			if _, err := q.Exec(ctx, archiveInsertSQL(n), args...); err != nil {
-				return err
-			}
-			rest = rest[n:]
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: archive: append: %w", err)
-	}
-	return nil
-}
-
-// pgArchiveInsert inserts a whole batch as arrays: one statement (so one
-// implicit transaction) and one round trip whatever the batch size. Rows are
-// inserted in array order, so seq follows the order of entries.
-const pgArchiveInsert = `INSERT INTO archive (transport, user_jid, conversation, stanza_id, with_jid, sent, payload)
-SELECT t, u, c, i, w, s, p
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bytea[])
-    WITH ORDINALITY AS x (t, u, c, i, w, s, p, n)
-ORDER BY n
-ON CONFLICT (transport, user_jid, stanza_id) DO NOTHING`
-
-// AppendArchive implements Archives: one INSERT of arrays.
-func (p *Postgres) AppendArchive(ctx context.Context, entries []ArchiveEntry) error {
-	if err := checkArchiveEntries(entries); err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	n := len(entries)
-	var (
-		ts, us, cs, ids, ws = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		sent                = make([]int64, n)
-		payloads            = make([][]byte, n)
-		now                 = time.Now().UnixMilli()
-	)
-	for i := range entries {
-		e := &entries[i]
-		ts[i], us[i], cs[i], ids[i], ws[i], payloads[i] = e.Transport, e.User, e.Conversation, e.ID, e.With, e.Payload
-		sent[i] = now
-		if !e.Time.IsZero() {
-			sent[i] = e.Time.UnixMilli()
-		}
-	}
-	if _, err := p.writer().Exec(ctx, pgArchiveInsert, ts, us, cs, ids, ws, sent, payloads); err != nil {
-		return fmt.Errorf("store: archive: append: %w", err)
-	}
-	return nil
-}
+// archiveConv finds the conversation of a query: its id, its user's id, and
+// its number of lines.
+const archiveConv = `SELECT c.id, c.user_id, c.entries FROM archive_convs c JOIN archive_users u ON u.id = c.user_id
+WHERE u.transport = $1 AND u.user_jid = $2 AND c.conversation = $3`
 
 // archiveAnchor finds the seq of an RSM id within the queried conversation.
-const archiveAnchor = `SELECT seq FROM archive WHERE transport = $1 AND user_jid = $2 AND stanza_id = $3 AND conversation = $4`
+const archiveAnchor = `SELECT seq FROM archive_lines WHERE user_id = $1 AND stanza_id = $2 AND conv_id = $3`
+
+// archiveWithCount is the count of a `with` query without time bounds.
+const archiveWithCount = `SELECT entries FROM archive_with_counts WHERE conv_id = $1 AND with_jid = $2`
 
 // archiveFilter returns the FROM and WHERE clauses of a query and their
 // arguments. Only the filters in use appear, so that no row is tested against
 // an unused bound; there are at most eight shapes (twice as many pages: two
-// directions), a bounded set of texts for the statement caches. Each shape is
-// served by one index: archive_conversation, or archive_with with a With filter.
-func archiveFilter(q ArchiveQuery) (string, []any) {
+// directions), a bounded set of texts for the statement caches. Every shape
+// is served by archive_lines_conv: (conv_id, seq) with sent and with_key, a
+// digest of with_jid, in the index.
+//
+// withCond is the backend's condition on with_jid, the parameter written {}.
+func archiveFilter(q ArchiveQuery, conv int64, withCond string) (string, []any) {
 	var b strings.Builder
-	b.WriteString(` FROM archive WHERE transport = $1 AND user_jid = $2 AND conversation = $3`)
-	args := []any{q.Transport, q.User, q.Conversation}
+	b.WriteString(` FROM archive_lines WHERE conv_id = $1`)
+	args := []any{conv}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		b.WriteString(` AND ` + cond + ` $` + strconv.Itoa(len(args)))
 	}
 	if q.With != "" {
-		add("with_jid =", q.With)
+		args = append(args, q.With)
+		b.WriteString(` AND ` + strings.ReplaceAll(withCond, "{}", "$"+strconv.Itoa(len(args))))
 	}
 	if !q.Start.IsZero() {
 		add("sent >=", q.Start.UnixMilli())
@@ -245,20 +150,33 @@ func (c common) QueryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, 
 		limit = archiveDefaultMax
 	}
 	limit = min(limit, archiveMaxMax)
+	backward := q.BeforeID != nil
 	rd := c.b.reader()
+
+	var conv, uid int64
+	var entries int
+	err := rd.QueryRow(ctx, archiveConv, q.Transport, q.User, q.Conversation).Scan(&conv, &uid, &entries)
+	if err == ErrNotFound {
+		// No line ever: an empty archive, where no RSM id exists.
+		if q.AfterID != "" || (backward && *q.BeforeID != "") {
+			return ArchivePage{}, wrapErr("archive: query: anchor", ErrNotFound)
+		}
+		return ArchivePage{Complete: true}, nil
+	}
+	if err != nil {
+		return ArchivePage{}, fmt.Errorf("store: archive: query: %w", err)
+	}
 	anchor := func(id string) (int64, error) {
 		var seq int64
-		err := rd.QueryRow(ctx, archiveAnchor, q.Transport, q.User, id, q.Conversation).Scan(&seq)
+		err := rd.QueryRow(ctx, archiveAnchor, uid, id, conv).Scan(&seq)
 		return seq, err
 	}
 	lo, hi := int64(0), int64(math.MaxInt64)
-	var err error
 	if q.AfterID != "" {
 		if lo, err = anchor(q.AfterID); err != nil {
 			return ArchivePage{}, wrapErr("archive: query: after id", err)
 		}
 	}
-	backward := q.BeforeID != nil
 	if backward && *q.BeforeID != "" {
 		if hi, err = anchor(*q.BeforeID); err != nil {
 			return ArchivePage{}, wrapErr("archive: query: before id", err)
@@ -266,8 +184,23 @@ func (c common) QueryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, 
 	}
 
 	var page ArchivePage
-	where, args := archiveFilter(q)
-	if err := rd.QueryRow(ctx, `SELECT count(*)`+where, args...).Scan(&page.Count); err != nil {
+	withCond := pgArchiveWith
+	if _, ok := c.b.(*SQLite); ok {
+		withCond = sqliteArchiveWith
+	}
+	where, args := archiveFilter(q, conv, withCond)
+	switch {
+	case !q.Start.IsZero() || !q.End.IsZero():
+		err = rd.QueryRow(ctx, `SELECT count(*)`+where, args...).Scan(&page.Count)
+	case q.With != "":
+		err = rd.QueryRow(ctx, archiveWithCount, conv, q.With).Scan(&page.Count)
+		if err == ErrNotFound {
+			err = nil
+		}
+	default:
+		page.Count = entries
+	}
+	if err != nil {
 		return ArchivePage{}, fmt.Errorf("store: archive: query: count: %w", err)
 	}
 	if page.Count == 0 {
@@ -311,24 +244,49 @@ func (c common) QueryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, 
 	return page, nil
 }
 
-// PruneArchive implements Archives, deleting in chunks.
+// PruneArchive implements Archives, deleting in chunks. Conversations and
+// users stay (their ids are reused by later lines).
 func (c common) PruneArchive(ctx context.Context, before time.Time) (int64, error) {
-	n, err := c.deleteArchiveChunks(ctx, `DELETE FROM archive WHERE seq IN (
-SELECT seq FROM archive WHERE sent < $1 LIMIT $2)`, before.UnixMilli())
+	n, err := c.deleteArchiveChunks(ctx, `DELETE FROM archive_lines WHERE seq IN (
+SELECT seq FROM archive_lines WHERE sent < $1 LIMIT $2)`, before.UnixMilli())
 	if err != nil {
 		return n, fmt.Errorf("store: archive: prune: %w", err)
 	}
 	return n, nil
 }
 
-// DeleteArchive implements Archives, deleting in chunks.
-func (c common) DeleteArchive(ctx context.Context, transport, user string) (int64, error) {
-	n, err := c.deleteArchiveChunks(ctx, `DELETE FROM archive WHERE seq IN (
-SELECT seq FROM archive WHERE transport = $1 AND user_jid = $2 LIMIT $3)`, transport, user)
-	if err != nil {
-		return n, fmt.Errorf("store: archive: delete %s: %w", transport, err)
+// deleteArchiveLines deletes every line of user on transport in chunks and
+// returns how many, and the user's id (0: the user has no archive).
+func (c common) deleteArchiveLines(ctx context.Context, transport, user string) (int64, int64, error) {
+	var uid int64
+	err := c.b.writer().QueryRow(ctx, `SELECT id FROM archive_users WHERE transport = $1 AND user_jid = $2`, transport, user).Scan(&uid)
+	if err == ErrNotFound {
+		return 0, 0, nil
 	}
-	return n, nil
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: archive: delete %s: %w", transport, err)
+	}
+	n, err := c.deleteArchiveChunks(ctx, `DELETE FROM archive_lines WHERE seq IN (
+SELECT seq FROM archive_lines WHERE user_id = $1 LIMIT $2)`, uid)
+	if err != nil {
+		return n, uid, fmt.Errorf("store: archive: delete %s: %w", transport, err)
+	}
+	return n, uid, nil
+}
+
+// forgetArchiveUser removes the user's conversations and the user once they
+// have no lines left (lines appended meanwhile keep them).
+func forgetArchiveUser(ctx context.Context, q querier, uid int64) error {
+	if _, err := q.Exec(ctx, `DELETE FROM archive_with_counts WHERE conv_id IN (
+SELECT id FROM archive_convs WHERE user_id = $1 AND entries = 0)`, uid); err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM archive_convs WHERE user_id = $1 AND entries = 0`, uid); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `DELETE FROM archive_users WHERE id = $1
+AND NOT EXISTS (SELECT 1 FROM archive_convs WHERE user_id = $1)`, uid)
+	return err
 }
 
 // deleteArchiveChunks runs query (whose last parameter is the chunk size)

@@ -31,15 +31,22 @@ type SQLite struct {
 	ws, rs        *stmtCache // prepared statements of w and r
 	outbox, inbox *sqliteQueue
 	migs          []migration
+	archIDs       *archiveIDs
 }
 
 var _ Backend = (*SQLite)(nil)
 
 // Pragmas set on every connection. busy_timeout comes first (the driver runs it
-// first anyway) so that setting WAL waits for a concurrent opener.
+// first anyway) so that setting WAL waits for a concurrent opener. On the
+// writer, temp_store(MEMORY) keeps statement journals (which every multi-row
+// insert with a trigger or a possible abort writes) in memory rather than in
+// a temporary file (a third of the archive append's time was write(2) to it),
+// and wal_autocheckpoint(4000) (16 MB of WAL with 4 KiB pages instead of 4 MB)
+// checkpoints a page rewritten by many commits once instead of four times
+// (archive appends 20% faster).
 const (
 	sqliteWriterParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate"
 	sqliteReaderParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
 	sqliteTableExists  = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
 )
@@ -65,7 +72,7 @@ func OpenSQLiteWith(ctx context.Context, dsn string, opts OpenOptions) (*SQLite,
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	s := &SQLite{migs: migs}
+	s := &SQLite{migs: migs, archIDs: newArchiveIDs()}
 	s.common = common{b: s}
 	s.outbox = &sqliteQueue{s: s, sql: newQueueSQL("outbox", false)}
 	s.inbox = &sqliteQueue{s: s, sql: newQueueSQL("inbox", false)}
