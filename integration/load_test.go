@@ -12,7 +12,7 @@ import (
 func TestIRCLoadSmoke(t *testing.T) {
 	res := ircload.Run(t, ircload.Options{
 		Users: 5, Rooms: 2, Messages: 50, PacedMessages: 10, PacedRate: 200,
-		PhaseTimeout: 15 * time.Second, Log: t.Logf,
+		PhaseTimeout: 15 * time.Second, Settle: -1, Log: t.Logf,
 	})
 	if len(res.Phases) != 4 {
 		t.Fatalf("%d phases, want 4:\n%s", len(res.Phases), res)

@@ -25,6 +25,9 @@ type Options struct {
 	PhaseTimeout time.Duration
 	// Parallel bounds concurrent logins and joins.
 	Parallel int
+	// Settle is how long after the joins the settled RSS is sampled
+	// (default 10s; negative: not sampled).
+	Settle time.Duration
 	// NoArchive turns the per-user archive off (transports.irc.archive);
 	// by default every line is archived, as in a default xgate.
 	NoArchive bool
@@ -40,6 +43,9 @@ func Defaults() Options {
 
 func (o *Options) fill() {
 	d := Defaults()
+	if o.Settle == 0 {
+		o.Settle = 10 * time.Second
+	}
 	if o.Users <= 0 {
 		o.Users = d.Users
 	}
@@ -111,10 +117,12 @@ func (p Phase) Complete() bool { return p.Arrived >= p.Expected }
 type Result struct {
 	Options Options
 	// RSS of xgate in KiB: idle (healthy, no user), with every user joined,
-	// and its high-water mark at the end.
-	RSSIdleKiB, RSSUsersKiB, RSSPeakKiB int64
-	Setup                               time.Duration // logins and joins
-	Phases                              []Phase
+	// and its high-water mark at the end. RSSSettledKiB is sampled Settle
+	// after the joins, once the registration's short-lived goroutines and
+	// garbage are gone (0 when Settle is not positive).
+	RSSIdleKiB, RSSUsersKiB, RSSPeakKiB, RSSSettledKiB int64
+	Setup                                              time.Duration // logins and joins
+	Phases                                             []Phase
 }
 
 // RSSPerUserKiB is (RSS with users − idle RSS) / users.
@@ -129,6 +137,10 @@ func (r *Result) String() string {
 	fmt.Fprintf(&b, "users %d, rooms %d (%d users per room), setup %v\n", o.Users, o.Rooms, o.Users/o.Rooms, r.Setup.Round(time.Millisecond))
 	fmt.Fprintf(&b, "xgate RSS: idle %d KiB, with %d users %d KiB → %.1f KiB per connected IRC user; peak %d KiB\n",
 		r.RSSIdleKiB, o.Users, r.RSSUsersKiB, r.RSSPerUserKiB(), r.RSSPeakKiB)
+	if r.RSSSettledKiB > 0 {
+		fmt.Fprintf(&b, "xgate RSS %v after the joins: %d KiB → %.1f KiB per connected IRC user\n",
+			o.Settle, r.RSSSettledKiB, float64(r.RSSSettledKiB-r.RSSIdleKiB)/float64(o.Users))
+	}
 	for _, p := range r.Phases {
 		state := "complete"
 		if !p.Complete() {

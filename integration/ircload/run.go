@@ -76,6 +76,11 @@ func Run(t harness.T, o Options) *Result {
 	res.Setup = time.Since(began)
 	res.RSSUsersKiB = mustMem(t, e.xg.Pid(), "VmRSS")
 	o.Log("%d users joined in %v; xgate RSS %d KiB (idle %d KiB)", o.Users, res.Setup.Round(time.Millisecond), res.RSSUsersKiB, res.RSSIdleKiB)
+	if o.Settle > 0 {
+		time.Sleep(o.Settle) // a measurement interval, not synchronisation
+		res.RSSSettledKiB = mustMem(t, e.xg.Pid(), "VmRSS")
+		o.Log("xgate RSS %v later: %d KiB", o.Settle, res.RSSSettledKiB)
+	}
 
 	e.startReceivers()
 	res.Phases = append(res.Phases,

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"xgate/integration/ircload"
 )
@@ -24,6 +25,7 @@ func main() {
 	flag.IntVar(&o.PacedRate, "paced-rate", o.PacedRate, "messages per second in the paced phases")
 	flag.DurationVar(&o.PhaseTimeout, "phase-timeout", o.PhaseTimeout, "longest wait for one phase's messages")
 	flag.IntVar(&o.Parallel, "parallel", o.Parallel, "concurrent logins and joins")
+	flag.DurationVar(&o.Settle, "settle", 10*time.Second, "wait after the joins before sampling the settled RSS (negative: none)")
 	flag.BoolVar(&o.NoArchive, "no-archive", false, "turn the per-user archive off (transports.irc.archive.enabled: false)")
 	flag.Parse()
 	r := &runner{}
