@@ -39,7 +39,10 @@ const (
 type command struct {
 	node, name string
 	admin      bool
-	run        func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult
+	// contact, when set, offers the command on the contacts it accepts
+	// (transports.Command.Contact).
+	contact func(local string) (map[string]string, bool)
+	run     func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult
 }
 
 // cmdResult is the outcome of one step: a form to show next, or a final note
@@ -85,6 +88,7 @@ type cmdNote struct {
 type commandSession struct {
 	node    string
 	owner   string // full JID that started it
+	to      string // the JID it runs on (the domain or a contact)
 	step    int
 	fields  []transports.Field
 	expires time.Time
@@ -150,7 +154,7 @@ func (g *Gateway) commands() []command {
 			continue
 		}
 		exec := c.Execute
-		cmds = append(cmds, command{node: c.Node, name: c.Name, admin: c.Admin, run: func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult {
+		cmds = append(cmds, command{node: c.Node, name: c.Name, admin: c.Admin, contact: c.Contact, run: func(ctx context.Context, from jid.JID, step int, values map[string]string) cmdResult {
 			next, note, err := exec(ctx, from.Bare().String(), step, values)
 			return cmdResult{form: next, note: note, noteType: "info", err: err}
 		}})
@@ -185,9 +189,6 @@ func badSession(text string) xml.TokenReader {
 }
 
 func (g *Gateway) handleCommand(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	if iq.To.Localpart() != "" {
-		return writeIQError(t, iq, newError(stanza.ItemNotFound, "commands are run on "+g.cfg.Domain+", not on a contact"))
-	}
 	var req cmdRequest
 	if err := decodePayload(t, start, &req); err != nil {
 		return err
@@ -195,6 +196,16 @@ func (g *Gateway) handleCommand(iq stanza.IQ, t xmlstream.TokenReadEncoder, star
 	cmd, ok := g.command(req.Node, iq.From)
 	if !ok {
 		return writeIQError(t, iq, newError(stanza.ItemNotFound, "no such command"))
+	}
+	local := iq.To.Localpart()
+	var prefill map[string]string
+	if local != "" {
+		if cmd.contact != nil {
+			prefill, ok = cmd.contact(local)
+		}
+		if cmd.contact == nil || !ok {
+			return writeIQError(t, iq, newError(stanza.ItemNotFound, "this command is run on "+g.cfg.Domain+", not on "+iq.To.Bare().String()))
+		}
 	}
 	action := req.Action
 	if action == "" {
@@ -216,9 +227,12 @@ func (g *Gateway) handleCommand(iq stanza.IQ, t xmlstream.TokenReadEncoder, star
 			return err
 		}
 		id = g.newID()
+		if local != "" {
+			step, values = 1, prefill // the contact answers the first form
+		}
 	} else {
 		s, ok := g.sessions.get(id, now)
-		if !ok || s.node != req.Node || s.owner != iq.From.String() {
+		if !ok || s.node != req.Node || s.owner != iq.From.String() || s.to != iq.To.Bare().String() {
 			_, err := xmlstream.Copy(t, iqError(iq, badSession("unknown or expired session")))
 			return err
 		}
@@ -277,7 +291,7 @@ func (g *Gateway) runCommand(ctx context.Context, iq stanza.IQ, cmd command, id 
 		g.sendAll(ctx, res.after...)
 		return
 	}
-	if !g.sessions.put(id, commandSession{node: cmd.node, owner: iq.From.String(), step: step + 1, fields: res.form.Fields}, g.now()) {
+	if !g.sessions.put(id, commandSession{node: cmd.node, owner: iq.From.String(), to: iq.To.Bare().String(), step: step + 1, fields: res.form.Fields}, g.now()) {
 		g.send(ctx, iq.Error(newError(stanza.ResourceConstraint, "too many commands are in progress; try again later")))
 		return
 	}

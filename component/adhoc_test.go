@@ -158,7 +158,7 @@ func TestCommandErrors(t *testing.T) {
 			name: "on a contact",
 			in:   `<iq type='set' id='e7' from='alice@example.org/phone' to='+1@sms.example.org'><command xmlns='` + nsCmd + `' node='status'/></iq>`,
 			want: []string{`<iq from='+1@sms.example.org' id='e7' to='alice@example.org/phone' type='error'>` +
-				errElem("cancel", "item-not-found", "commands are run on sms.example.org, not on a contact") + `</iq>`},
+				errElem("cancel", "item-not-found", "this command is run on sms.example.org, not on +1@sms.example.org") + `</iq>`},
 		},
 	}
 	for _, tc := range tests {
@@ -226,6 +226,56 @@ func TestCommandFromTransport(t *testing.T) {
 		cmdAnswer("t5", alice, `<command xmlns='`+nsCmd+`' node='test-sms' sessionid='id1' status='completed'><note type='info'>sent to +1555</note></command>`),
 	})
 	if len(steps) != 4 || steps[0] != nil || steps[3]["ok"] != "1" {
+		t.Errorf("steps seen by the command: %v", steps)
+	}
+}
+
+// TestCommandOnContact runs a transport command on a contact JID: it is
+// listed there, starts at step 1 with the contact's values, and its session
+// belongs to that JID.
+func TestCommandOnContact(t *testing.T) {
+	ft := newFakeTransport()
+	var steps []map[string]string
+	ft.commands = []transports.Command{{
+		Node: "configure", Name: "Configure",
+		Contact: func(local string) (map[string]string, bool) {
+			return map[string]string{"to": local}, local == "+1555"
+		},
+		Execute: func(ctx context.Context, user string, step int, form map[string]string) (*transports.Form, string, error) {
+			steps = append(steps, form)
+			if step == 1 {
+				return &transports.Form{Title: "Configure " + form["to"], Fields: []transports.Field{{Var: "to", Type: "hidden"}, {Var: "ok", Type: "boolean"}},
+					Values: map[string]string{"to": form["to"], "ok": "1"}}, "", nil
+			}
+			return nil, "configured " + form["to"], nil
+		},
+	}}
+	tg := newTestGateway(t, ft, nil)
+	const contact = "+1555@sms.example.org"
+	onContact := func(id, attrs, payload string) string {
+		return `<iq type='set' id='` + id + `' from='` + alice + `' to='` + contact + `'><command xmlns='` + nsCmd + `' ` + attrs + `>` + payload + `</command></iq>`
+	}
+	check(t, tg.handle(t, `<iq type='get' id='l' from='`+alice+`' to='`+contact+`'><query xmlns='http://jabber.org/protocol/disco#items' node='`+nsCmd+`'/></iq>`), []string{
+		`<iq from='` + contact + `' id='l' to='alice@example.org/phone' type='result'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCmd + `'>` +
+			`<item jid='` + contact + `' name='Configure' node='configure'/></query></iq>`,
+	})
+	check(t, tg.handle(t, onContact("c1", `node='configure'`, "")), []string{
+		`<iq from='` + contact + `' id='c1' to='alice@example.org/phone' type='result'><command xmlns='` + nsCmd + `' node='configure' sessionid='id1' status='executing'><actions execute='next'><next/><complete/></actions>` +
+			`<x xmlns='jabber:x:data' type='form'><title>Configure +1555</title><field type='hidden' var='to'><value>+1555</value></field><field type='boolean' var='ok'><value>1</value></field></x></command></iq>`,
+	})
+	// The session is the contact's: not continued on the domain.
+	check(t, tg.handle(t, cmdIQ("c2", alice, `node='configure' sessionid='id1'`, `<x xmlns='jabber:x:data' type='submit'/>`)), []string{
+		`<iq from='sms.example.org' id='c2' to='alice@example.org/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>` +
+			`<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>unknown or expired session</text><bad-sessionid xmlns='` + nsCmd + `'/></error></iq>`,
+	})
+	check(t, tg.handle(t, onContact("c3", `node='configure' sessionid='id1' action='complete'`, `<x xmlns='jabber:x:data' type='submit'><field var='to'><value>+1555</value></field><field var='ok'><value>1</value></field></x>`)), []string{
+		`<iq from='` + contact + `' id='c3' to='alice@example.org/phone' type='result'><command xmlns='` + nsCmd + `' node='configure' sessionid='id1' status='completed'><note type='info'>configured +1555</note></command></iq>`,
+	})
+	// Another contact does not offer it.
+	check(t, tg.handle(t, `<iq type='set' id='c4' from='`+alice+`' to='+1666@sms.example.org'><command xmlns='`+nsCmd+`' node='configure'/></iq>`), []string{
+		`<iq from='+1666@sms.example.org' id='c4' to='alice@example.org/phone' type='error'>` + errElem("cancel", "item-not-found", "this command is run on sms.example.org, not on +1666@sms.example.org") + `</iq>`,
+	})
+	if len(steps) != 2 || steps[0]["to"] != "+1555" {
 		t.Errorf("steps seen by the command: %v", steps)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -101,6 +102,9 @@ func (g *Gateway) handleDiscoInfo(iq stanza.IQ, t xmlstream.TokenReadEncoder, st
 	res := discoInfo{Node: q.Node}
 	local := iq.To.Localpart()
 	switch {
+	case local != "" && q.Node == nsCommands && len(g.contactCommands(local, iq.From)) > 0:
+		res.Identities = []discoIdentity{{Category: "automation", Type: "command-list", Name: "Commands"}}
+		res.Features = features([]string{nsDiscoInfo, nsDiscoItems, nsCommands})
 	case local != "":
 		if q.Node != "" {
 			return writeIQError(t, iq, newError(stanza.ItemNotFound, "no such node"))
@@ -147,6 +151,10 @@ func (g *Gateway) handleDiscoItems(iq stanza.IQ, t xmlstream.TokenReadEncoder, s
 		for _, c := range g.commandsFor(iq.From) {
 			res.Items = append(res.Items, discoItem{JID: g.cfg.Domain, Node: c.node, Name: c.name})
 		}
+	case q.Node == nsCommands:
+		for _, c := range g.contactCommands(iq.To.Localpart(), iq.From) {
+			res.Items = append(res.Items, discoItem{JID: iq.To.Bare().String(), Node: c.node, Name: c.name})
+		}
 	default:
 		return writeIQError(t, iq, newError(stanza.ItemNotFound, "no such node"))
 	}
@@ -191,4 +199,18 @@ func (g *Gateway) handlePing(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *
 func writeIQError(t xmlstream.Encoder, iq stanza.IQ, e stanza.Error) error {
 	_, err := xmlstream.Copy(t, iq.Error(e))
 	return err
+}
+
+// contactCommands lists the commands from may run on the contact local.
+func (g *Gateway) contactCommands(local string, from jid.JID) []command {
+	var out []command
+	for _, c := range g.commandsFor(from) {
+		if c.contact == nil {
+			continue
+		}
+		if _, ok := c.contact(local); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }

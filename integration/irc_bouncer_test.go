@@ -113,8 +113,13 @@ func TestIRCBouncer(t *testing.T) {
 	bob.Expect(t, wait, "JOIN")
 
 	t.Run("make persistent", func(t *testing.T) {
-		cmd := runCommand(t, alice, ircDomain, "irc-configure-room",
-			map[string]string{"room": "#bnc%127.0.0.1"},
+		// On the room's JID, as biboumi users do: the command is listed
+		// there and starts with the room's form.
+		items := alice.IQ(t, "<iq type='get' to='"+room+"'><query xmlns='"+nsDiscoItems+"' node='"+nsCommands+"'/></iq>")
+		if !strings.Contains(items.String(), "irc-configure-room") {
+			t.Fatalf("commands on the room: %s", items)
+		}
+		cmd := runCommand(t, alice, room, "irc-configure-room",
 			map[string]string{"persistent": "1"})
 		if note := cmd.ChildText("note"); !strings.Contains(note, "persistent") {
 			t.Errorf("note: %q", note)

@@ -185,7 +185,13 @@ type Command struct {
 	Node string
 	Name string
 	// Admin commands are listed to and run by the component's admins only.
-	Admin   bool
+	Admin bool
+	// Contact, when set, offers the command on the contact JIDs whose
+	// localpart it accepts too (XEP-0050 on a contact: "configure" on an
+	// IRC network or room, as biboumi does). It returns the values of the
+	// command's first form for that contact: the command then starts at
+	// step 1 with them.
+	Contact func(local string) (values map[string]string, ok bool)
 	Execute func(ctx context.Context, user string, step int, form map[string]string) (next *Form, note string, err error)
 }
 

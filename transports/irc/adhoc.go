@@ -33,8 +33,8 @@ const (
 // Commands lists the IRC transport's ad-hoc commands.
 func (t *Transport) Commands() []transports.Command {
 	return []transports.Command{
-		{Node: cmdConfigureNetwork, Name: "Configure an IRC network", Execute: t.configureNetwork},
-		{Node: cmdConfigureRoom, Name: "Configure a room", Execute: t.configureRoom},
+		{Node: cmdConfigureNetwork, Name: "Configure an IRC network", Execute: t.configureNetwork, Contact: t.networkContact},
+		{Node: cmdConfigureRoom, Name: "Configure a room", Execute: t.configureRoom, Contact: t.roomContact},
 		{Node: cmdDisconnect, Name: "Disconnect from an IRC network", Execute: t.disconnectCommand},
 		{Node: cmdConnections, Name: "List IRC connections", Admin: true, Execute: t.connectionsCommand},
 		{Node: cmdDisconnectUser, Name: "Disconnect a user", Admin: true, Execute: t.disconnectUserCommand},
@@ -523,4 +523,27 @@ func (t *Transport) setClientCert(user string, n Network, host string, form, s m
 		return "", err
 	}
 	return certFingerprint(c), nil
+}
+
+// networkContact offers "Configure an IRC network" on a network's JID
+// (irc.example.net@domain), as biboumi does.
+func (t *Transport) networkContact(local string) (map[string]string, bool) {
+	addr, err := t.parseAddr(local, "")
+	if err != nil || addr.Kind != mapping.IRCServer {
+		return nil, false
+	}
+	host := strings.ToLower(orText(addr.Server, t.cfg.FixedNetwork))
+	if _, ok := t.network(host); !ok {
+		return nil, false
+	}
+	return map[string]string{"network": host}, true
+}
+
+// roomContact offers "Configure a room" on a room's JID.
+func (t *Transport) roomContact(local string) (map[string]string, bool) {
+	addr, err := t.parseAddr(local, "")
+	if err != nil || addr.Kind != mapping.IRCChannel || addr.Nick != "" {
+		return nil, false
+	}
+	return map[string]string{"room": roomKey(addr.Name, addr.Server)}, true
 }

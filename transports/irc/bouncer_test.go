@@ -416,3 +416,37 @@ func TestPersistentRoomRemembersNick(t *testing.T) {
 		t.Fatalf("stored nick %q after NICK, want alice2", n)
 	}
 }
+
+func TestCommandsOnNetworkAndRoom(t *testing.T) {
+	f := newFake(t)
+	tests := []struct {
+		local string
+		net   string
+		room  string
+	}{
+		{fakeHost, fakeHost, ""},
+		{"#chan%" + fakeHost, "", "#chan%" + fakeHost},
+		{"#Chan%" + fakeHost, "", "#chan%" + fakeHost},
+		{"bob%" + fakeHost, "", ""},
+		{"elsewhere.example", "", ""},
+	}
+	for _, tt := range tests {
+		v, ok := f.tr.networkContact(tt.local)
+		if ok != (tt.net != "") || v["network"] != tt.net {
+			t.Errorf("network command on %s: %v %v", tt.local, v, ok)
+		}
+		v, ok = f.tr.roomContact(tt.local)
+		if ok != (tt.room != "") || v["room"] != tt.room {
+			t.Errorf("room command on %s: %v %v", tt.local, v, ok)
+		}
+	}
+	// The component runs them: the transport lets command IQs through.
+	for _, iq := range []string{
+		`<iq type='set' id='c' from='` + alicePhone + `' to='` + roomJID + `'><command xmlns='http://jabber.org/protocol/commands' node='irc-configure-room'/></iq>`,
+		`<iq type='get' id='c' from='` + alicePhone + `' to='` + roomJID + `'><query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/></iq>`,
+	} {
+		if f.tr.HandleStanza(context.Background(), parseStanza(t, iq)) {
+			t.Errorf("the transport took %s", iq)
+		}
+	}
+}

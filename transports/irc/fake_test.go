@@ -135,6 +135,14 @@ func (f *fakeNet) expectLine(prefix string) string {
 // send passes a stanza (XML text) to HandleStanza as the component would.
 func (f *fakeNet) send(stanza string) {
 	f.t.Helper()
+	if !f.tr.HandleStanza(context.Background(), parseStanza(f.t, stanza)) {
+		f.t.Fatalf("stanza not handled: %s", stanza)
+	}
+}
+
+// parseStanza reads a stanza (XML text) as the component hands it over.
+func parseStanza(t *testing.T, stanza string) transports.Stanza {
+	t.Helper()
 	d := xml.NewDecoder(strings.NewReader(stanza))
 	var st transports.Stanza
 	depth := 0
@@ -170,9 +178,7 @@ func (f *fakeNet) send(stanza string) {
 		}
 		st.Tokens = append(st.Tokens, tok)
 	}
-	if !f.tr.HandleStanza(context.Background(), st) {
-		f.t.Fatalf("stanza not handled: %s", stanza)
-	}
+	return st
 }
 
 // out waits for the next stanza to XMPP.

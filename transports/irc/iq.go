@@ -42,6 +42,9 @@ func (u *user) handleIQ(ev stanzaEvent, m *inStanza) {
 		if u.t.archive != nil && u.t.archiveJID(addr) != "" {
 			q.add(elem("", "feature", "var", nsMAM))
 		}
+		if addr.Kind == mapping.IRCChannel || addr.Kind == mapping.IRCServer {
+			q.add(elem("", "feature", "var", nsCommands)) // configure (adhoc.go)
+		}
 		reply(q)
 	case child == xml.Name{Space: nsMAM, Local: "query"} && addr.Nick == "":
 		u.handleMAM(st, addr, m.MAM)
@@ -162,4 +165,27 @@ func firstChild(toks []xml.Token) xml.Name {
 		}
 	}
 	return xml.Name{}
+}
+
+// isCommandIQ reports whether st is a XEP-0050 request or the listing of
+// commands (disco on the commands node), which the component answers.
+func isCommandIQ(st transports.Stanza) bool {
+	for _, tok := range st.Tokens {
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if se.Name.Space == nsCommands {
+			return true
+		}
+		if se.Name.Space == nsDiscoItems || se.Name.Space == nsDiscoInfo {
+			for _, a := range se.Attr {
+				if a.Name.Local == "node" && a.Value == nsCommands {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return false
 }

@@ -156,6 +156,9 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 			return false // subscription management: XEP-0100 in the component
 		}
 	}
+	if st.Name == "iq" && isCommandIQ(st) {
+		return false // XEP-0050 on a network or room: the component runs it
+	}
 	local, resource, _ := splitJID(st.To)
 	addr, err := t.parseAddr(local, resource)
 	if err != nil {

@@ -20,6 +20,7 @@ const (
 	nsDiscoItems = "http://jabber.org/protocol/disco#items"
 	nsRSM        = "http://jabber.org/protocol/rsm"
 	nsMUCAdmin   = "http://jabber.org/protocol/muc#admin"
+	nsCommands   = "http://jabber.org/protocol/commands"
 )
 
 // xattr is an unqualified attribute.
