@@ -68,10 +68,16 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		}
 	case girc.RPL_ENDOFNAMES:
 		if r := s.rooms[s.fold(p(1))]; r != nil && r.names != nil {
+			first := !r.joined
 			r.occupants, r.names = r.names, nil
 			r.joined = true
 			r.completeJoin(s)
+			if first {
+				s.whoAway(r) // who is away already (ircv3_presence.go)
+			}
 		}
+	case girc.RPL_WHOREPLY:
+		s.whoReply(e.Params)
 	case girc.RPL_TOPIC:
 		if r := s.rooms[s.fold(p(1))]; r != nil {
 			r.topic = s.text(p(2))

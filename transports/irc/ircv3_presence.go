@@ -17,6 +17,10 @@ import (
 //     for it (a <status> would be taken for the user's own words), so it is
 //     not put in presences; it is shown in disco#info on the occupant's JID
 //     (occupantInfo) and is what WHOIS (330) tells through the network JID.
+//   - Who is away already when the user joins: with away-notify, the join
+//     is followed by WHO #chan, whose replies flag away users "G" (gone),
+//     without their text: they get <show>away</show> and the status
+//     "away" until their next AWAY.
 //   - CHGHOST changes nothing visible: occupant presences carry the nick
 //     JID, never user@host, so nothing is re-sent.
 //   - INVITE of someone else (invite-notify; servers send it to channel
@@ -152,4 +156,25 @@ func (u *user) occupantInfo(host, channel, nick, resource string) *el {
 	q.add(elem("", "identity", "category", "client", "type", "pc", "name", name))
 	q.add(elem("", "feature", "var", nsDiscoInfo))
 	return q
+}
+
+// whoAway asks who in r is away, when away-notify keeps it current after.
+func (s *session) whoAway(r *room) {
+	if s.caps["away-notify"] {
+		s.queue("WHO", r.name)
+	}
+}
+
+// whoReply reads RPL_WHOREPLY (me #chan user host server nick flags :hops
+// realname): "G" is away, its text unknown.
+func (s *session) whoReply(params []string) {
+	if len(params) < 7 || !strings.HasPrefix(params[6], "G") || s.isMe(params[5]) {
+		return
+	}
+	for _, r := range s.rooms {
+		if o, ok := r.occupants[s.fold(params[5])]; ok && o.away != "" {
+			return // its text is known already
+		}
+	}
+	s.awayChanged(params[5], "away")
 }

@@ -325,3 +325,27 @@ func TestEchoRefused(t *testing.T) {
 	}
 	f.quiet(fc)
 }
+
+// TestAwayAtJoin: with away-notify, the join asks WHO, and users flagged
+// away ("G") are shown away at once.
+func TestAwayAtJoin(t *testing.T) {
+	f := newFake(t)
+	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+	fc := f.conn()
+	f.recv(fc, ":srv CAP alice ACK :away-notify")
+	f.register(fc, "alice")
+	if l := f.line(); l != "JOIN #chan" {
+		t.Fatalf("join line: %q", l)
+	}
+	f.recv(fc, ":alice!a@h JOIN #chan", ":srv 353 alice = #chan :alice bob carol", ":srv 366 alice #chan :End")
+	f.expect("alice's self-presence", isPresence(roomJID+"/alice", alicePhone, ""))
+	if l := f.line(); l != "WHO #chan" {
+		t.Fatalf("who line: %q", l)
+	}
+	f.recv(fc, ":srv 352 alice #chan b h srv bob G :0 Bob", ":srv 352 alice #chan c h srv carol H :0 Carol", ":srv 315 alice #chan :End of WHO")
+	p := f.expect("bob away", isPresence(roomJID+"/bob", alicePhone, ""))
+	if p.find("show") == nil || p.find("show").text != "away" {
+		t.Fatalf("bob's presence: %s", p)
+	}
+	f.quiet(fc) // carol is here: nothing for her
+}
