@@ -24,5 +24,8 @@ func startIRC(r *runner, cfg *harness.XgateConfig, secret string) string {
   e.g. in profanity: /join %s nick alice
   From an IRC client (irssi -c %s -p %d), /join #demo and talk to each other;
   an IRC user bob writing /msg alice hi reaches you from bob%%%s@%s.
-`, ircd.Addr, ircDomain, room, room, ircd.Host, ircd.Port, ircd.Host, ircDomain)
+  Bouncer: run the ad-hoc command "Configure a room" on %s and tick
+  "persistent": you stay in #demo while offline, and get what was said as
+  history when you rejoin (or with a MAM query on the room).
+`, ircd.Addr, ircDomain, room, room, ircd.Host, ircd.Port, ircd.Host, ircDomain, room)
 }
