@@ -148,7 +148,7 @@ func (t *Transport) setNetworkValues(n Network, host string, form, s map[string]
 		}
 		set("tls", "")
 	case "1":
-		set("tls", map[bool]string{true: "on", false: ""}[n.Plaintext])
+		set("tls", ifElse(n.Plaintext, "on", "")) // "on" only changes a plaintext network
 	}
 	if p := strings.TrimSpace(form["port"]); p != "" {
 		if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 65535 {
@@ -173,14 +173,14 @@ func (t *Transport) setNetworkValues(n Network, host string, form, s map[string]
 		if err != nil || v < 1 {
 			return &transports.FieldError{Field: "burst", Reason: "not a positive number of lines"}
 		}
-		set("burst", map[bool]string{true: b, false: ""}[v < n.Burst])
+		set("burst", ifElse(v < n.Burst, b, "")) // the operator's or fewer
 	}
 	if iv := strings.TrimSpace(form["interval"]); iv != "" {
 		d, err := time.ParseDuration(iv)
 		if err != nil || d < 0 {
 			return &transports.FieldError{Field: "interval", Reason: "not a duration (e.g. 2s)"}
 		}
-		set("interval", map[bool]string{true: d.String(), false: ""}[d > n.Interval])
+		set("interval", ifElse(d > n.Interval, d.String(), "")) // the operator's or slower
 	}
 	if form["forget_passwords"] == "1" {
 		delete(s, saslAccountKey(host))
@@ -480,7 +480,7 @@ func (t *Transport) disconnectUserCommand(ctx context.Context, _ string, step in
 	host := strings.ToLower(strings.TrimSpace(form["network"]))
 	n := t.disconnectUser(target, host, orText(form["reason"], "disconnected by an administrator"))
 	if n == 0 {
-		return nil, "", errors.New(target + " has no IRC connection" + map[bool]string{true: " to " + host, false: ""}[host != ""])
+		return nil, "", errors.New(target + " has no IRC connection" + ifElse(host != "", " to "+host, ""))
 	}
 	return nil, fmt.Sprintf("Closed %d connection(s) of %s.", n, target), nil
 }
@@ -546,4 +546,12 @@ func (t *Transport) roomContact(local string) (map[string]string, bool) {
 		return nil, false
 	}
 	return map[string]string{"room": roomKey(addr.Name, addr.Server)}, true
+}
+
+// ifElse is a if cond, else b.
+func ifElse(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
 }
