@@ -532,8 +532,8 @@ func (t *Transport) networkContact(local string) (map[string]string, bool) {
 	if err != nil || addr.Kind != mapping.IRCServer {
 		return nil, false
 	}
-	host := strings.ToLower(orText(addr.Server, t.cfg.FixedNetwork))
-	if _, ok := t.network(host); !ok {
+	host, err := t.checkNetwork(orText(addr.Server, t.cfg.FixedNetwork))
+	if err != nil {
 		return nil, false
 	}
 	return map[string]string{"network": host}, true
@@ -541,11 +541,11 @@ func (t *Transport) networkContact(local string) (map[string]string, bool) {
 
 // roomContact offers "Configure a room" on a room's JID.
 func (t *Transport) roomContact(local string) (map[string]string, bool) {
-	addr, err := t.parseAddr(local, "")
-	if err != nil || addr.Kind != mapping.IRCChannel || addr.Nick != "" {
+	key, _, err := t.checkRoom(local)
+	if err != nil {
 		return nil, false
 	}
-	return map[string]string{"room": roomKey(addr.Name, addr.Server)}, true
+	return map[string]string{"room": key}, true
 }
 
 // ifElse is a if cond, else b.
