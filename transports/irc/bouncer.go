@@ -95,40 +95,32 @@ func (t *Transport) pruneArchive(ctx context.Context) {
 // channel of every user, without resources: the connections come up and
 // lines are archived until the users come back.
 func (t *Transport) rejoinPersistent() {
-	for user, keys := range t.persistentRooms() {
-		keys := keys
-		t.postUser(user, funcEvent(func() {
-			u := t.userNow(user)
-			if u == nil {
-				return
-			}
+	for jid, keys := range t.persistentRooms() {
+		ok := t.postUser(jid, func(u *user) {
 			for _, k := range keys {
 				u.joinPersistent(k)
 			}
-		}))
+		})
+		if !ok {
+			t.log.Warn("irc: persistent rooms not rejoined", "user", jid, "rooms", len(keys))
+		}
 	}
 }
 
-// postUser posts ev to user's goroutine, starting it when needed; false
+// postUser runs fn on user's goroutine, starting it when needed; false
 // when the transport stops or the user's queue is full.
-func (t *Transport) postUser(bare string, ev any) bool {
+func (t *Transport) postUser(bare string, fn func(u *user)) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.life.Err() != nil {
 		return false
 	}
-	return t.userLocked(bare).events.tryPut(ev)
+	u := t.userLocked(bare)
+	return u.events.tryPut(funcEvent(func() { fn(u) }))
 }
 
-// userNow is user's state, for funcEvents running on its goroutine.
-func (t *Transport) userNow(bare string) *user {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.users[bare]
-}
-
-// joinPersistent joins the room key (#chan%host, or "#chan key%host" is
-// not a thing: keys come from the auto-join list) with no resource in it.
+// joinPersistent joins the room key (#chan%host) with no resource in it;
+// an auto-join entry of the network may give the channel's key.
 func (u *user) joinPersistent(key string) {
 	addr, err := u.t.parseAddr(key, "")
 	if err != nil || addr.Kind != mapping.IRCChannel {
