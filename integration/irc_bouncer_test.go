@@ -130,7 +130,7 @@ func TestIRCBouncer(t *testing.T) {
 		alice.Close(t)
 		bob.Send(t, "PRIVMSG #bnc :line one")
 		bob.Send(t, "PRIVMSG #bnc :line two")
-		bob.Send(t, "PRIVMSG #bnc :line three")
+		bob.Send(t, "PRIVMSG #bnc :alice: line three")
 		bob.Send(t, "PRIVMSG alice :are you there?")
 		bob.Send(t, "NAMES #bnc")
 		names := bob.Expect(t, wait, " 353 ")
@@ -146,6 +146,8 @@ func TestIRCBouncer(t *testing.T) {
 		if pm.Type() != "chat" {
 			t.Errorf("private message: %s", pm)
 		}
+		// So did the mention of her nick in the persistent room.
+		alice.Expect(t, wait, harness.All(harness.Message("#bnc%127.0.0.1@"+ircDomain), harness.Body("bob mentioned you in #bnc: alice: line three")))
 		alice.Send(t, "<presence to='"+room+"/alice'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='10'/></x></presence>")
 		alice.Expect(t, wait, harness.Presence(room+"/alice", ""))
 		var got []string
@@ -156,7 +158,7 @@ func TestIRCBouncer(t *testing.T) {
 			}
 			got = append(got, m.ChildText("body"))
 		}
-		if strings.Join(got, "|") != "line one|line two|line three" {
+		if strings.Join(got, "|") != "line one|line two|alice: line three" {
 			t.Errorf("history %q", got)
 		}
 		alice.Expect(t, wait, harness.All(harness.Name("message"), harness.From(room), harness.HasChild("subject")))
@@ -172,14 +174,14 @@ func TestIRCBouncer(t *testing.T) {
 		}
 		last := fin.ChildNS(nsRSM, "set").ChildText("last")
 		rest, fin := mamPage(t, alice, room, "q2", "<max>2</max><after>"+last+"</after>")
-		if len(rest) != 1 || forwardedBody(rest[0]) != "line three" || fin.Attr("complete") != "true" {
+		if len(rest) != 1 || forwardedBody(rest[0]) != "alice: line three" || fin.Attr("complete") != "true" {
 			t.Fatalf("second page: %d results, fin %s", len(rest), fin)
 		}
 		if c := fin.ChildNS(nsRSM, "set").ChildText("count"); c != "3" {
 			t.Errorf("count %q, want 3", c)
 		}
 		back, _ := mamPage(t, alice, room, "q3", "<max>1</max><before/>")
-		if len(back) != 1 || forwardedBody(back[0]) != "line three" {
+		if len(back) != 1 || forwardedBody(back[0]) != "alice: line three" {
 			t.Errorf("last page: %v", back)
 		}
 	})

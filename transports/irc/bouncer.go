@@ -336,3 +336,42 @@ func (s *session) rememberNick() {
 		t.log.Warn("irc: remember the nick of persistent rooms", "user", s.u.jid, "err", err)
 	}
 }
+
+// mentionOffline tells the user, as a chat message to their bare JID (their
+// server keeps it while they are offline), about a line of a persistent
+// room that names their nick while none of their clients is in the room.
+// The line itself is in the archive; this is the highlight a bouncer
+// gives, so that a mention is not missed among the history.
+func (r *room) mentionOffline(s *session, nick, body string, e girc.Event) {
+	if !r.persistent || len(r.res) > 0 || !mentions(body, s.nick, s.fold) {
+		return
+	}
+	m := messageEl(r.jid, s.u.jid, "chat", s.u.t.newID()).add(
+		textEl("body", nick+" mentioned you in "+r.name+": "+body))
+	s.u.send(s.stamp(m, e))
+}
+
+// mentions reports whether body names nick as a word (IRC case mapping).
+func mentions(body, nick string, fold func(string) string) bool {
+	if nick == "" {
+		return false
+	}
+	b, n := fold(body), fold(nick)
+	for i := 0; ; {
+		j := strings.Index(b[i:], n)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(n)
+		if (start == 0 || !nickByte(b[start-1])) && (end == len(b) || !nickByte(b[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// nickByte reports whether c can be part of a nick (so a match inside a
+// longer word is not a mention).
+func nickByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_[]{}\\|^`", c) >= 0
+}

@@ -450,3 +450,46 @@ func TestCommandsOnNetworkAndRoom(t *testing.T) {
 		}
 	}
 }
+
+func TestMentions(t *testing.T) {
+	fold := (&session{casemap: "rfc1459"}).fold
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{"alice: ping", true},
+		{"hey ALICE, look", true},
+		{"ask Alice.", true},
+		{"malice aforethought", false},
+		{"alice_ is someone else", false},
+		{"alice2", false},
+		{"no one", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := mentions(tt.body, "alice", fold); got != tt.want {
+			t.Errorf("mentions(%q) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
+
+func TestMentionWhileOffline(t *testing.T) {
+	opt, _ := withBouncer(t)
+	f, fc := joined(t, opt)
+	startArchive(t, f)
+	if _, _, err := command(t, f.tr, aliceBare, cmdConfigureRoom, map[string]string{"room": roomJID}, map[string]string{"persistent": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	// While a client is in the room, a mention is only the room line.
+	f.recv(fc, ":bob!b@h PRIVMSG #chan :alice: here?")
+	f.expect("the line", isMessage(roomJID+"/bob", alicePhone))
+	f.quiet(fc)
+	f.send(`<presence type='unavailable' from='` + alicePhone + `' to='` + roomJID + `/alice'/>`)
+	f.expect("alice's unavailable presence", isPresence(roomJID+"/alice", alicePhone, "unavailable"))
+	f.recv(fc, ":bob!b@h PRIVMSG #chan :nothing for her", ":bob!b@h PRIVMSG #chan :Alice, ping")
+	m := f.expect("the mention", isMessage(roomJID, aliceBare))
+	if m.attr("type") != "chat" || m.find("body").text != "bob mentioned you in #chan: Alice, ping" {
+		t.Fatalf("mention: %s", m)
+	}
+	f.quiet(fc)
+}

@@ -254,6 +254,7 @@ func (s *session) message(e girc.Event, nick string) {
 		}
 		sid := s.stanzaID(e)
 		r.archiveLine(s, nick, sid, body, e.Timestamp)
+		r.mentionOffline(s, nick, body, e) // bouncer.go
 		r.broadcast(s, func(to string) *el {
 			m := messageEl(r.occupantJID(nick), to, "groupchat", sid).add(textEl("body", body))
 			m.add(elem(nsSID, "stanza-id", "id", sid, "by", r.jid))
