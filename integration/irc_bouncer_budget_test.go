@@ -16,19 +16,12 @@ import (
 // them leaves the third gets in.
 func TestIRCBudget(t *testing.T) {
 	ircd := harness.StartNgircd(t)
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
 	users := []string{"alice", "amy", "ann"}
+	var accounts []harness.Account
 	for _, u := range users {
-		srv.RegisterAll(t, harness.Account{User: u, Pass: alicePass})
+		accounts = append(accounts, harness.Account{User: u, Pass: alicePass})
 	}
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n        max_connections: 2\n",
-		ircDomain, ircSecret, ircd.Port)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+	srv, _ := startIRCGateway(t, harness.Prosody, ircd.Port, "        plaintext: true\n        max_connections: 2\n", "", accounts...)
 
 	const wait = 10 * time.Second
 	room := "#budget%127.0.0.1@" + ircDomain
@@ -86,16 +79,8 @@ func TestIRCIdentd(t *testing.T) {
 	}
 	ln.Close()
 	ircd := harness.StartNgircdIdent(t)
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    identd: {listen: %q}\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n",
-		ircDomain, ircSecret, identAddr, ircd.Port)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+	srv, xg := startIRCGateway(t, harness.Prosody, ircd.Port, "        plaintext: true\n", fmt.Sprintf("    identd: {listen: %q}\n", identAddr),
+		harness.Account{User: "alice", Pass: alicePass})
 
 	const wait = 10 * time.Second
 	room := "#ident%127.0.0.1@" + ircDomain

@@ -24,19 +24,11 @@ const (
 // connects with the network's bind address and server password (PASS).
 func TestIRCv3(t *testing.T) {
 	ircd := harness.StartInspIRCd(t)
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
 	// xgate connects from InspIRCdPassFrom, whose connect class wants the
 	// server password: the network's bind and password keys.
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n"+
-		"        bind: %s\n        password: %s\n",
-		ircDomain, ircSecret, ircd.Port, harness.InspIRCdPassFrom, harness.InspIRCdServerPass)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+	srv, xg := startIRCGateway(t, harness.Prosody, ircd.Port,
+		"        plaintext: true\n        bind: "+harness.InspIRCdPassFrom+"\n        password: "+harness.InspIRCdServerPass+"\n", "",
+		harness.Account{User: "alice", Pass: alicePass})
 	if strings.Contains(xg.Logs(), harness.InspIRCdServerPass) {
 		t.Errorf("xgate's log shows the IRC server password")
 	}

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ func TestIRCSASLExternal(t *testing.T) {
 	const account, accountPass = "alicex", "irc-acct-pass"
 	ircd.RegisterAccount(t, account, accountPass)
 
-	_, alice := startSealedIRCGateway(t, fmt.Sprintf("port: %d\n        tls_ca_file: %s", ircd.TLSPort, ircd.CAFile))
+	_, alice := startSealedIRCGateway(t, ircd.TLSPort, "        tls_ca_file: "+ircd.CAFile+"\n")
 	bob := harness.DialIRC(t, ircd.Addr, "bob")
 	const wait = 10 * time.Second
 	room := "#certfp%127.0.0.1@" + ircDomain

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +22,7 @@ func TestIRCSASL(t *testing.T) {
 	const account, accountPass = "alicea", "irc-acct-pass"
 	ircd.RegisterAccount(t, account, accountPass)
 
-	xg, alice := startSealedIRCGateway(t, fmt.Sprintf("port: %d\n        plaintext: true", ircd.Port))
+	xg, alice := startSealedIRCGateway(t, ircd.Port, "        plaintext: true\n")
 	bob := harness.DialIRC(t, ircd.Addr, "bob")
 	const wait = 10 * time.Second
 	room := "#sasl%127.0.0.1@" + ircDomain
@@ -182,20 +181,11 @@ func TestIRCSASL(t *testing.T) {
 	})
 }
 
-// startSealedIRCGateway starts Prosody with alice, and xgate with the IRC
-// transport on one network at 127.0.0.1 (network: the rest of its entry,
-// e.g. its port) and a secrets key; it returns xgate and alice logged in.
-func startSealedIRCGateway(t *testing.T, network string) (*harness.Xgate, *harness.Client) {
+// startSealedIRCGateway is startIRCGateway on Prosody with alice and a
+// secrets key; it returns xgate and alice logged in.
+func startSealedIRCGateway(t *testing.T, port int, network string) (*harness.Xgate, *harness.Client) {
 	t.Helper()
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        %s\n    secrets_key: %s\n",
-		ircDomain, ircSecret, network, strings.Repeat("5a", 32))
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+	srv, xg := startIRCGateway(t, harness.Prosody, port, network, "    secrets_key: "+strings.Repeat("5a", 32)+"\n",
+		harness.Account{User: "alice", Pass: alicePass})
 	return xg, harness.Login(t, srv, "alice", alicePass, "phone")
 }

@@ -50,19 +50,30 @@ type ircEnv struct {
 	bob   *harness.IRCClient
 }
 
+// startIRCGateway starts an XMPP server of kind with the IRC component and
+// accounts, and xgate with the IRC transport on one network,
+// 127.0.0.1:port. network holds the entry's other keys and extra other
+// keys of transports.irc: YAML lines indented 8 and 4 spaces, each ending
+// with a newline.
+func startIRCGateway(t *testing.T, kind harness.Kind, port int, network, extra string, accounts ...harness.Account) (*harness.XMPPServer, *harness.Xgate) {
+	t.Helper()
+	srv := harness.StartServer(t, kind, harness.ServerOptions{
+		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
+	})
+	srv.RegisterAll(t, accounts...)
+	cfg := harness.NewXgateConfig(t, srv)
+	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n%s    networks:\n"+
+		"      - host: 127.0.0.1\n        port: %d\n%s", ircDomain, ircSecret, extra, port, network)
+	xg := harness.StartXgate(t, cfg.YAML())
+	xg.WaitHealthy(t, healthyAfter)
+	return srv, xg
+}
+
 func newIRCEnv(t *testing.T, kind harness.Kind, channel, networkExtra string) *ircEnv {
 	t.Helper()
 	e := &ircEnv{ircd: harness.StartNgircd(t)}
-	e.srv = harness.StartServer(t, kind, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	e.srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass})
-	cfg := harness.NewXgateConfig(t, e.srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n%s",
-		ircDomain, ircSecret, e.ircd.Port, networkExtra)
-	e.xg = harness.StartXgate(t, cfg.YAML())
-	e.xg.WaitHealthy(t, healthyAfter)
+	e.srv, e.xg = startIRCGateway(t, kind, e.ircd.Port, "        plaintext: true\n"+networkExtra, "",
+		harness.Account{User: "alice", Pass: alicePass})
 	e.alice = harness.Login(t, e.srv, "alice", alicePass, "phone")
 	e.bob = harness.DialIRC(t, e.ircd.Addr, "bob")
 	e.bob.Send(t, "JOIN "+channel)

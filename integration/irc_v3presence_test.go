@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -22,17 +21,9 @@ import (
 // connection.
 func TestIRCv3Presence(t *testing.T) {
 	ircd := harness.StartInspIRCdV3(t)
-	srv := harness.StartServer(t, harness.Prosody, harness.ServerOptions{
-		Components: []harness.Component{{Domain: ircDomain, Secret: ircSecret}},
-	})
-	srv.RegisterAll(t, harness.Account{User: "alice", Pass: alicePass}, harness.Account{User: "bob", Pass: bobPass})
-	cfg := harness.NewXgateConfig(t, srv)
-	cfg.ExtraTransports = fmt.Sprintf("  irc:\n    domain: %s\n    secret: %s\n    networks:\n"+
-		"      - host: 127.0.0.1\n        port: %d\n        plaintext: true\n"+
-		"        webirc: {password: %s, gateway: xgate-test, host_suffix: users.test, prefix: \"2001:db8:77::/64\"}\n",
-		ircDomain, ircSecret, ircd.Port, harness.InspIRCdWebIRCPass)
-	xg := harness.StartXgate(t, cfg.YAML())
-	xg.WaitHealthy(t, healthyAfter)
+	srv, xg := startIRCGateway(t, harness.Prosody, ircd.Port, "        plaintext: true\n"+
+		"        webirc: {password: "+harness.InspIRCdWebIRCPass+", gateway: xgate-test, host_suffix: users.test, prefix: \"2001:db8:77::/64\"}\n", "",
+		harness.Account{User: "alice", Pass: alicePass}, harness.Account{User: "bob", Pass: bobPass})
 	if strings.Contains(xg.Logs(), harness.InspIRCdWebIRCPass) {
 		t.Errorf("xgate's log shows the WEBIRC password")
 	}
