@@ -180,14 +180,7 @@ func inspircdConfig(dir string, port, linkPort int, linkPass string) string {
 <admin name="xgate" nick="xgate" email="xgate@localhost">
 <bind address="127.0.0.1" port="%[2]d" type="clients">
 <bind address="127.0.0.1" port="%[3]d" type="servers">
-<connect name="pass" allow="%[7]s" password="%[8]s" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
-<connect name="main" allow="127.0.0.1" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
-<dns server="127.0.0.1" timeout="1">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="%[4]s/inspircd.log">
-<options prefixquit="Quit: " syntaxhints="no" announcets="yes">
-<security hideulines="no" flatlinks="no" userstats="Pu" maxtargets="20">
-<performance quietbursts="yes" softlimit="1024" somaxconn="128" netbuffersize="10240" clonesonconnect="no">
-<module name="spanningtree">
+%[9]s<module name="spanningtree">
 <module name="services_account">
 <module name="sasl">
 <module name="cap">
@@ -198,7 +191,29 @@ func inspircdConfig(dir string, port, linkPort int, linkPass string) string {
 <link name="%[5]s" ipaddr="127.0.0.1" port="%[3]d" allowmask="127.0.0.0/8" timeout="30" sendpass="%[6]s" recvpass="%[6]s">
 <uline server="%[5]s" silent="yes">
 <sasl target="%[5]s" requiressl="no">
-`, inspircdName, port, linkPort, dir, servicesName, linkPass, InspIRCdPassFrom, InspIRCdServerPass)
+`, inspircdName, port, linkPort, dir, servicesName, linkPass, InspIRCdPassFrom, InspIRCdServerPass,
+		inspircdConnect("pass", InspIRCdPassFrom, InspIRCdServerPass)+inspircdConnect("main", "127.0.0.1", "")+inspircdCommon(dir))
+}
+
+// inspircdConnect is a connect class for clients from allow (with a
+// server password when pass is set), with limits no test reaches.
+func inspircdConnect(name, allow, pass string) string {
+	pw := ""
+	if pass != "" {
+		pw = ` password="` + pass + `"`
+	}
+	return `<connect name="` + name + `" allow="` + allow + `"` + pw + ` timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">` + "\n"
+}
+
+// inspircdCommon is the configuration every test InspIRCd shares: no DNS,
+// a log file in dir, quiet options.
+func inspircdCommon(dir string) string {
+	return `<dns server="127.0.0.1" timeout="1">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="` + dir + `/inspircd.log">
+<options prefixquit="Quit: " syntaxhints="no" announcets="yes">
+<security hideulines="no" flatlinks="no" userstats="Pu" maxtargets="20">
+<performance quietbursts="yes" softlimit="1024" somaxconn="128" netbuffersize="10240" clonesonconnect="no">
+`
 }
 
 func athemeConfig(linkPort int, linkPass string) string {

@@ -60,13 +60,7 @@ func inspircdV3Config(dir string, port int) string {
 <server name="%[1]s" description="xgate test server" network="XgateTest" id="2XG">
 <admin name="xgate" nick="xgate" email="xgate@localhost">
 <bind address="127.0.0.1" port="%[2]d" type="clients">
-<connect name="main" allow="*" timeout="60" threshold="1000" pingfreq="120" hardsendq="1048576" softsendq="65536" recvq="65536" localmax="5000" globalmax="5000" useident="no" resolvehostnames="no" limit="5000" maxchans="100">
-<dns server="127.0.0.1" timeout="1">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="%[3]s/inspircd.log">
-<options prefixquit="Quit: " syntaxhints="no" announcets="yes">
-<security hideulines="no" flatlinks="no" userstats="Pu" maxtargets="20">
-<performance quietbursts="yes" softlimit="1024" somaxconn="128" netbuffersize="10240" clonesonconnect="no">
-<module name="cap">
+%[3]s<module name="cap">
 <module name="ircv3">
 <module name="ircv3_chghost">
 <module name="ircv3_invitenotify">
@@ -75,7 +69,7 @@ func inspircdV3Config(dir string, port int) string {
 <module name="cgiirc">
 <cgiirc opernotice="no">
 <cgihost type="webirc" password="%[4]s" hash="plaintext" mask="*@127.0.0.1">
-`, inspircdName, port, dir, InspIRCdWebIRCPass)
+`, inspircdName, port, inspircdConnect("main", "*", "")+inspircdCommon(dir), InspIRCdWebIRCPass)
 }
 
 // Transcript is every line the client received so far.
