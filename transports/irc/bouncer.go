@@ -266,12 +266,8 @@ func (r *room) sendHistory(s *session, to string, req *historyReq) {
 	}
 	ctx, cancel := context.WithTimeout(s.u.t.life, archiveTimeout)
 	defer cancel()
-	if err := s.u.t.archive.Flush(ctx); err != nil {
-		s.u.t.log.Warn("irc: history: flush the archive", "user", s.u.jid, "err", err)
-		return
-	}
 	last := ""
-	page, err := s.u.t.cfg.Archive.QueryArchive(ctx, store.ArchiveQuery{
+	page, err := s.u.t.queryArchive(ctx, store.ArchiveQuery{
 		Transport: "irc", User: s.u.jid, Conversation: r.conv, Start: since, BeforeID: &last, Max: limit,
 	})
 	if err != nil {

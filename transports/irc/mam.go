@@ -3,6 +3,7 @@ package irc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -139,12 +140,11 @@ func mamArchiveQuery(q *mamQuery) (store.ArchiveQuery, error) {
 func (t *Transport) runMAM(st transports.Stanza, conv, queryID string, aq store.ArchiveQuery, countOnly bool) {
 	ctx, cancel := context.WithTimeout(t.life, archiveTimeout)
 	defer cancel()
-	if err := t.archive.Flush(ctx); err != nil {
+	page, err := t.queryArchive(ctx, aq)
+	switch {
+	case errors.Is(err, errArchiveBusy):
 		t.replyError(st, "remote-server-timeout", "the archive is busy; try again")
 		return
-	}
-	page, err := t.cfg.Archive.QueryArchive(ctx, aq)
-	switch {
 	case errors.Is(err, store.ErrNotFound):
 		t.replyError(st, "item-not-found", "no archived message has that id")
 		return
@@ -185,4 +185,16 @@ func mamResult(to, conv, queryID, user string, e store.ArchiveEntry) *el {
 	fwd := elem(nsForward, "forwarded").add(delayEl("", e.Time), inner)
 	return elem("", "message", "from", conv, "to", to, "id", e.ID).add(
 		elem(nsMAM, "result", "queryid", queryID, "id", e.ID).add(fwd))
+}
+
+// errArchiveBusy is queryArchive failing to commit what was queued before.
+var errArchiveBusy = errors.New("irc: the archive writer did not commit in time")
+
+// queryArchive answers q once every line queued before it is committed, so
+// that it sees everything already shown to the user.
+func (t *Transport) queryArchive(ctx context.Context, q store.ArchiveQuery) (store.ArchivePage, error) {
+	if err := t.archive.Flush(ctx); err != nil {
+		return store.ArchivePage{}, fmt.Errorf("%w: %w", errArchiveBusy, err)
+	}
+	return t.cfg.Archive.QueryArchive(ctx, q)
 }
