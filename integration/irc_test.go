@@ -309,6 +309,8 @@ func TestIRC(t *testing.T) {
 			t.Errorf("alice is not back in #test: %q", l)
 		}
 		dave.Send(t, "JOIN #test")
+		// The NAMES above ended with a 366 too: wait for dave's own JOIN.
+		dave.Expect(t, wait, "dave!")
 		dave.Expect(t, wait, " 366 ")
 		alice.Send(t, "<message type='groupchat' to='"+room+"'><body>back again</body></message>")
 		dave.Expect(t, wait, "PRIVMSG #test :back again")

@@ -182,8 +182,8 @@ func TestSASLSettings(t *testing.T) {
 	}
 	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'/>`)
 	fc := f.conn()
-	if sasl := fc.c.Config.SASL; sasl == nil || sasl.Method() != "PLAIN" {
-		t.Fatalf("no SASL PLAIN: %#v", fc.c.Config.SASL)
+	if sasl := fc.c.Config().SASL; sasl == nil || sasl.Mech != "PLAIN" || sasl.Account != "acct" || sasl.Password != "pw" {
+		t.Fatalf("no SASL PLAIN: %#v", fc.c.Config().SASL)
 	}
 	// Clearing the password forgets it.
 	reg2, err := f.tr.Register(ctx, "alice@example.org", map[string]string{"network": fakeHost}, &transports.Registration{Settings: reg.Settings})

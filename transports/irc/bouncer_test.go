@@ -355,7 +355,7 @@ func TestSASLExternalCertificate(t *testing.T) {
 	}
 	s := newSession(&user{t: f.tr, jid: aliceBare}, fakeHost, fakeHost, f.tr.cfg.Networks[0].withDefaults(), "alice")
 	mech, cert := s.sasl(true)
-	if mech == nil || mech.Method() != "EXTERNAL" || cert == nil || certFingerprint(*cert) != fp {
+	if mech == nil || mech.Mech != "EXTERNAL" || cert == nil || certFingerprint(*cert) != fp {
 		t.Fatalf("sasl: %v, certificate %v", mech, cert)
 	}
 	if _, cert := s.sasl(false); cert != nil {

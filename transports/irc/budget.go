@@ -1,6 +1,7 @@
 package irc
 
 import (
+	"context"
 	"net"
 	"strconv"
 	"strings"
@@ -27,8 +28,44 @@ type Budget struct {
 // budgetState is the transport-wide state behind Budget; its zero value
 // is ready. Its parts are safe from any goroutine.
 type budgetState struct {
-	conns  connBudget
-	idents identTable
+	conns       connBudget
+	idents      identTable
+	registering registerGate
+}
+
+// maxRegistering is how many connections to one network may be between
+// their dial and the server's 001 at the same time. Servers refuse or reset
+// bursts of connections from one address (ngircd's listen backlog is 10;
+// InspIRCd and others throttle), and a restart reconnects every persistent
+// room's user at once.
+const maxRegistering = 8
+
+// registerGate holds the per-network registration slots.
+type registerGate struct {
+	mu    sync.Mutex
+	slots map[string]chan struct{} // by budgetKey
+}
+
+// slot is the ircconn.Config.Slot of a connection to the network key.
+func (g *registerGate) slot(key string) func(ctx context.Context) (func(), error) {
+	g.mu.Lock()
+	ch := g.slots[key]
+	if ch == nil {
+		if g.slots == nil {
+			g.slots = map[string]chan struct{}{}
+		}
+		ch = make(chan struct{}, maxRegistering)
+		g.slots[key] = ch
+	}
+	g.mu.Unlock()
+	return func(ctx context.Context) (func(), error) {
+		select {
+		case ch <- struct{}{}:
+			return func() { <-ch }, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // connBudget counts the sessions each network has, across all users. A

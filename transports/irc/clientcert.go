@@ -15,7 +15,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/lrstanley/girc"
+	"xgate/transports/irc/ircconn"
 )
 
 // Client certificates (CertFP, SASL EXTERNAL). xgate makes one per user
@@ -110,7 +110,7 @@ func (s *session) wantsSASL() bool {
 
 // sasl is the SASL mechanism to log in with (nil: none), and the client
 // certificate to present on a TLS connection.
-func (s *session) sasl(tlsOn bool) (girc.SASLMech, *tls.Certificate) {
+func (s *session) sasl(tlsOn bool) (*ircconn.SASL, *tls.Certificate) {
 	var cert *tls.Certificate
 	if c, ok := s.clientCert(); ok && tlsOn {
 		cert = &c
@@ -119,10 +119,10 @@ func (s *session) sasl(tlsOn bool) (girc.SASLMech, *tls.Certificate) {
 		if cert == nil {
 			return nil, nil // refused at 001 (saslUnavailable) with the reason
 		}
-		return &girc.SASLExternal{}, cert
+		return &ircconn.SASL{Mech: "EXTERNAL"}, cert
 	}
 	if acct, pass := s.saslCreds(); pass != "" {
-		return &girc.SASLPlain{User: acct, Pass: pass}, cert
+		return &ircconn.SASL{Mech: "PLAIN", Account: acct, Password: pass}, cert
 	}
 	return nil, cert
 }

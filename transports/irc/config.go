@@ -131,19 +131,6 @@ func (c Config) validate() error {
 	return nil
 }
 
-// bindHost is the Bind address as girc wants it (it appends ":0"): an IPv6
-// address in brackets, an IPv4 one as it is; "" for none or a bad address.
-func bindHost(bind string) string {
-	a, err := netip.ParseAddr(bind)
-	if err != nil {
-		return ""
-	}
-	if a.Is6() && !a.Is4In6() {
-		return "[" + a.String() + "]"
-	}
-	return a.Unmap().String()
-}
-
 // network returns the settings for host, or false when users may not reach
 // it.
 func (t *Transport) network(host string) (Network, bool) {

@@ -2,12 +2,15 @@ package irc
 
 import (
 	"strings"
+	"time"
 
 	"github.com/lrstanley/girc"
+
+	"xgate/transports/irc/ircconn"
 )
 
 // handleIRC turns one IRC line of the current connection into stanzas.
-func (s *session) handleIRC(c *girc.Client, e girc.Event) {
+func (s *session) handleIRC(c *ircconn.Conn, e girc.Event) {
 	if c != s.client {
 		return // a late line from a previous connection
 	}
@@ -28,9 +31,11 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 		if s.wantsSASL() && !s.caps["sasl"] {
 			s.saslUnavailable()
 		}
+		// A server that never ends its MOTD is joined a little later.
+		s.u.after(s, motdWait, ircEvent{s: s, c: c, e: girc.Event{Command: girc.CONNECTED}})
 	case girc.RPL_ENDOFMOTD, girc.ERR_NOMOTD, girc.CONNECTED:
 		// Registration is over with the MOTD (ISUPPORT came before it);
-		// girc's CONNECTED comes 2 s after 001 and is only a fallback.
+		// CONNECTED is the fallback posted at 001.
 		s.registrationDone()
 	case girc.RPL_ISUPPORT:
 		s.isupport(e.Params)
@@ -156,9 +161,13 @@ func (s *session) handleIRC(c *girc.Client, e girc.Event) {
 	}
 }
 
+// motdWait is how long after 001 the rooms are joined when the server has
+// not ended its MOTD (376 or 422) by then.
+const motdWait = 5 * time.Second
+
 // registrationDone opens the writer and joins the rooms once the server
-// has registered us (end of MOTD; girc's CONNECTED as a fallback). It runs
-// once per connection.
+// has registered us (end of MOTD, or motdWait after 001). It runs once per
+// connection.
 func (s *session) registrationDone() {
 	if s.registered || s.quitting {
 		return
@@ -229,7 +238,10 @@ func (s *session) message(e girc.Event, nick string) {
 		inner := strings.TrimSuffix(strings.TrimPrefix(raw, "\x01"), "\x01")
 		rest, ok := strings.CutPrefix(inner, "ACTION ")
 		if !ok || e.Command != girc.PRIVMSG {
-			return // CTCP request or reply: girc answers VERSION, PING, TIME
+			if e.Command == girc.PRIVMSG && !s.isMe(nick) {
+				s.ctcpReply(nick, inner) // a request (ctcp.go); replies are dropped
+			}
+			return
 		}
 		raw = "/me " + rest
 	}

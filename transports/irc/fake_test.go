@@ -11,6 +11,7 @@ import (
 	"github.com/lrstanley/girc"
 
 	"xgate/transports"
+	"xgate/transports/irc/ircconn"
 )
 
 // fakeNet is a fake IRC server for unit tests: sessions "connect" at once,
@@ -25,7 +26,7 @@ type fakeNet struct {
 
 type fakeConn struct {
 	s *session
-	c *girc.Client
+	c *ircconn.Conn
 }
 
 const fakeDomain = "irc.gw"
@@ -46,7 +47,7 @@ func newFake(t *testing.T, opts ...func(*Config)) *fakeNet {
 	}
 	f := &fakeNet{t: t, tr: tr, conns: make(chan fakeConn, 8), lines: make(chan string, 1024)}
 	tr.net = netHooks{
-		dial: func(s *session, c *girc.Client) { f.conns <- fakeConn{s: s, c: c} },
+		dial: func(s *session, c *ircconn.Conn) { f.conns <- fakeConn{s: s, c: c} },
 		send: func(_ *session, e *girc.Event) { f.lines <- e.String() },
 	}
 	tr.backoffMin, tr.backoffMax = 10*time.Millisecond, 20*time.Millisecond

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/lrstanley/girc"
+
+	"xgate/transports/irc/ircconn"
 )
 
 // FuzzIRCLine feeds arbitrary server lines to a session with a joined room:
@@ -36,7 +38,7 @@ func FuzzIRCLine(f *testing.F) {
 		defer tr.stop()
 		u := newUser(tr, "alice@example.org")
 		s := newSession(u, fakeHost, fakeHost, Network{Host: fakeHost}.withDefaults(), "alice")
-		s.client = girc.New(girc.Config{Server: fakeHost, Nick: "alice", User: "a"})
+		s.client = ircconn.New(ircconn.Config{Addr: fakeHost + ":6667", Nick: "alice", User: "a"})
 		s.caps = map[string]bool{"echo-message": true}
 		s.w = newWriter(s.ctx, 10, time.Second, func(*girc.Event) {})
 		u.sessions[fakeHost] = s

@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lrstanley/girc"
+	"xgate/transports/irc/ircconn"
 )
 
 // identd (RFC 1413): IRC servers ask port 113 of a connecting client which
@@ -120,46 +120,29 @@ func (t *identTable) lookup(k identKey, peer netip.Addr) (string, bool) {
 	return e.ident, true
 }
 
-// connectIRC runs c's connection to the end (as girc's Connect). With
-// identd on, it dials itself to learn the connection's ports for identd.
-func (t *Transport) connectIRC(s *session, c *girc.Client) error {
+// identDial is the dial function of s's connections when identd is on:
+// it records each connection's ports in the ident table until the
+// connection is closed. Without identd it is nil (ircconn dials).
+func (t *Transport) identDial(s *session) func(ctx context.Context, addr string) (net.Conn, error) {
 	if t.cfg.Budget.IdentdListener == nil {
-		return c.Connect()
+		return nil
 	}
-	return c.DialerConnect(&identDialer{t: t, ctx: s.ctx, bind: c.Config.Bind, ident: identFor(s.u.jid)})
-}
-
-// identDialer dials as girc would (5s timeout, Bind) and records the
-// connection in the ident table until it is closed.
-type identDialer struct {
-	t     *Transport
-	ctx   context.Context
-	bind  string // girc's Bind: an IPv4 address or a bracketed IPv6 one
-	ident string
-}
-
-func (d *identDialer) Dial(network, addr string) (net.Conn, error) {
-	nd := net.Dialer{Timeout: 5 * time.Second}
-	if d.bind != "" {
-		local, err := net.ResolveTCPAddr("tcp", d.bind+":0")
+	bind, ident := s.net.Bind, identFor(s.u.jid)
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		conn, err := ircconn.Dialer(bind).DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("irc: bind %s: %w", d.bind, err)
+			return nil, err
 		}
-		nd.LocalAddr = local
+		la, lok := conn.LocalAddr().(*net.TCPAddr)
+		ra, rok := conn.RemoteAddr().(*net.TCPAddr)
+		if !lok || !rok {
+			return conn, nil
+		}
+		k := identKey{local: uint16(la.Port), remote: uint16(ra.Port)}
+		tbl := &t.budget.idents
+		id := tbl.add(k, ra.AddrPort().Addr(), ident)
+		return &identConn{Conn: conn, forget: func() { tbl.remove(k, id) }}, nil
 	}
-	conn, err := nd.DialContext(d.ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	la, lok := conn.LocalAddr().(*net.TCPAddr)
-	ra, rok := conn.RemoteAddr().(*net.TCPAddr)
-	if !lok || !rok {
-		return conn, nil
-	}
-	k := identKey{local: uint16(la.Port), remote: uint16(ra.Port)}
-	tbl := &d.t.budget.idents
-	id := tbl.add(k, ra.AddrPort().Addr(), d.ident)
-	return &identConn{Conn: conn, forget: func() { tbl.remove(k, id) }}, nil
 }
 
 // identConn takes its connection out of the ident table when closed.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lrstanley/girc"
+
+	"xgate/transports/irc/ircconn"
 )
 
 var identRE = regexp.MustCompile(`^[a-z][a-z0-9]{6,8}$`)
@@ -158,7 +160,7 @@ func identQuery(t *testing.T, addr, from, query string) string {
 	return strings.TrimRight(line, "\r\n")
 }
 
-// TestIdentd runs identd and a real girc connection to a fake IRC server on
+// TestIdentd runs identd and a real connection to a fake IRC server on
 // 127.0.0.2: the server (and only it) learns the user's ident while the
 // connection is open; the connection's USER name is the same ident.
 func TestIdentd(t *testing.T) {
@@ -188,9 +190,9 @@ func TestIdentd(t *testing.T) {
 	ircPort := ircLn.Addr().(*net.TCPAddr).Port
 	n := u.withIdent(Network{Host: "127.0.0.2", Port: ircPort, Plaintext: true}.withDefaults())
 	s := newSession(u, "127.0.0.2", "127.0.0.2", n, "alice")
-	c := girc.New(girc.Config{Server: "127.0.0.2", Port: ircPort, Nick: "alice", User: s.net.Username, Name: "x"})
+	c := ircconn.New(ircconn.Config{Addr: ircLn.Addr().String(), Nick: "alice", User: s.net.Username, Realname: "x", Dial: tr.identDial(s)})
 	connDone := make(chan error, 1)
-	go func() { connDone <- tr.connectIRC(s, c) }()
+	go func() { connDone <- c.Run(context.Background(), func(*girc.Event) {}) }()
 
 	srv, err := ircLn.Accept()
 	if err != nil {
@@ -273,8 +275,8 @@ func TestIdentUsername(t *testing.T) {
 		if on {
 			want = identFor("alice@example.org")
 		}
-		if fc.c.Config.User != want {
-			t.Errorf("identd %v: USER %q, want %q", on, fc.c.Config.User, want)
+		if fc.c.Config().User != want {
+			t.Errorf("identd %v: USER %q, want %q", on, fc.c.Config().User, want)
 		}
 	}
 }

@@ -7,23 +7,34 @@ import "sync"
 // empties. A channel preallocates its whole buffer (512 events are 8 KiB
 // per user, connected or idle).
 //
-// Several goroutines put; one (the user's) takes.
+// Nothing waits on an idle inbox: the event put in an empty, idle inbox
+// starts a drain (the start function given to newInbox), a goroutine that
+// takes events until take reports none left, so an idle user costs no
+// goroutine. running is set when a push starts a drain and cleared by the
+// take that finds the inbox empty, both under mu: at most one drain runs at
+// a time, and one drain's last take happens before the next one's start, so
+// what the drain owns passes from one goroutine to the next.
+//
+// Several goroutines put; only the drain takes (or retires).
 type inbox struct {
 	max int
-	// ready has a token while events wait; the taker selects on it.
-	ready chan struct{}
+	// start starts a goroutine that drains the inbox. It is called with mu
+	// held (so a close orders it), and must neither block nor use the inbox.
+	start func()
 
-	mu    sync.Mutex
-	q     []any
-	head  int
-	space chan struct{} // closed when a full inbox gets room; nil unless someone waits
+	mu      sync.Mutex
+	q       []any
+	head    int
+	running bool          // a drain is running (or starting)
+	closed  bool          // refuses every push: retired or shut down
+	space   chan struct{} // closed when a full inbox gets room; nil unless someone waits
 }
 
 // inboxKeep is the capacity an empty inbox keeps for the next events.
 const inboxKeep = 16
 
-func newInbox(max int) *inbox {
-	return &inbox{max: max, ready: make(chan struct{}, 1)}
+func newInbox(max int, start func()) *inbox {
+	return &inbox{max: max, start: start}
 }
 
 // len is the number of waiting events.
@@ -33,22 +44,34 @@ func (in *inbox) len() int {
 	return len(in.q) - in.head
 }
 
-// tryPut queues ev unless the inbox is full; it never waits.
+// tryPut queues ev unless the inbox is full or closed; it never waits.
 func (in *inbox) tryPut(ev any) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if len(in.q)-in.head >= in.max {
+	if in.closed || len(in.q)-in.head >= in.max {
 		return false
 	}
 	in.push(ev)
 	return true
 }
 
-// put queues ev, waiting for room while the inbox is full; false when
-// either stop channel closed first.
+// put queues ev, waiting for room while the inbox is full; false when the
+// inbox is closed or either stop channel closed first (a put after a stop
+// never queues).
 func (in *inbox) put(ev any, stop1, stop2 <-chan struct{}) bool {
 	for {
+		select {
+		case <-stop1:
+			return false
+		case <-stop2:
+			return false
+		default:
+		}
 		in.mu.Lock()
+		if in.closed {
+			in.mu.Unlock()
+			return false
+		}
 		if len(in.q)-in.head < in.max {
 			in.push(ev)
 			in.mu.Unlock()
@@ -69,9 +92,9 @@ func (in *inbox) put(ev any, stop1, stop2 <-chan struct{}) bool {
 	}
 }
 
-// push appends ev (in.mu held and room checked). A full backing array
-// whose head was taken is compacted first, so it never outgrows the bound
-// by more than append's slack.
+// push appends ev (in.mu held, room checked, not closed) and starts a drain
+// when none runs. A full backing array whose head was taken is compacted
+// first, so it never outgrows the bound by more than append's slack.
 func (in *inbox) push(ev any) {
 	if in.head > 0 && len(in.q) == cap(in.q) {
 		n := copy(in.q, in.q[in.head:])
@@ -80,25 +103,26 @@ func (in *inbox) push(ev any) {
 		in.head = 0
 	}
 	in.q = append(in.q, ev)
-	in.signal()
+	in.wake()
 }
 
-// signal gives ready its token (in.mu held).
-func (in *inbox) signal() {
-	select {
-	case in.ready <- struct{}{}:
-	default:
+// wake starts a drain unless one runs (in.mu held).
+func (in *inbox) wake() {
+	if !in.running {
+		in.running = true
+		in.start()
 	}
 }
 
-// take returns the first waiting event; ok is false when there is none. The
-// taker calls it after receiving from ready; ready keeps a token while more
-// events wait.
+// take returns the first waiting event. ok is false when there is none:
+// the inbox is then idle and the drain that called take must end (the next
+// push starts another). Only the drain calls it.
 func (in *inbox) take() (ev any, ok bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	n := len(in.q) - in.head
 	if n == 0 {
+		in.running = false
 		return nil, false
 	}
 	ev = in.q[in.head]
@@ -110,12 +134,51 @@ func (in *inbox) take() (ev any, ok bool) {
 		if cap(in.q) > inboxKeep {
 			in.q = nil
 		}
-	} else {
-		in.signal()
 	}
-	if n == in.max && in.space != nil {
+	if n == in.max {
+		in.freeSpace()
+	}
+	return ev, true
+}
+
+// retire closes the inbox if nothing waits, and then the drain that called
+// it must end; false (nothing changed) while events wait. Only the drain
+// calls it.
+func (in *inbox) retire() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.q)-in.head > 0 {
+		return false
+	}
+	in.closed = true
+	in.running = false
+	in.q, in.head = nil, 0
+	return true
+}
+
+// close shuts the inbox down: the events waiting are dropped, final is
+// queued as the last event (a drain starts for it if none runs), and every
+// later put fails, including those waiting for room. It reports whether
+// the inbox was open; closing a closed inbox changes nothing. As no drain
+// starts after close, whoever waits for the drains (Transport.Run) may
+// start waiting once every inbox is closed.
+func (in *inbox) close(final any) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return false
+	}
+	in.closed = true
+	in.q, in.head = []any{final}, 0
+	in.freeSpace()
+	in.wake()
+	return true
+}
+
+// freeSpace wakes the puts waiting for room (in.mu held).
+func (in *inbox) freeSpace() {
+	if in.space != nil {
 		close(in.space)
 		in.space = nil
 	}
-	return ev, true
 }

@@ -290,16 +290,16 @@ func TestWebIRCIdentity(t *testing.T) {
 	}
 }
 
-// TestWebIRCConfig: the session hands girc the WEBIRC parameters.
+// TestWebIRCConfig: the session hands the connection the WEBIRC parameters.
 func TestWebIRCConfig(t *testing.T) {
 	f := newFake(t)
 	f.tr.cfg.Networks[0].WebIRC = WebIRC{Password: "wp", Gateway: "gw"}
 	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
 	fc := f.conn()
-	w := fc.c.Config.WebIRC
+	w := fc.c.Config().WebIRC
 	host, addr := webircIdentity(WebIRC{Password: "wp"}, fakeDomain, "alice@example.org")
-	if w.Password != "wp" || w.Gateway != "gw" || w.Hostname != host || w.Address != addr {
-		t.Errorf("girc WebIRC = %+v", w)
+	if strings.Join(w, " ") != "wp gw "+host+" "+addr {
+		t.Errorf("WEBIRC parameters = %q", w)
 	}
 }
 

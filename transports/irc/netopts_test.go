@@ -8,26 +8,6 @@ import (
 	"time"
 )
 
-func TestBindHost(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"192.0.2.10", "192.0.2.10"},
-		{"::ffff:192.0.2.10", "192.0.2.10"},
-		{"2001:db8::10", "[2001:db8::10]"},
-		{"not-an-ip", ""},
-	}
-	for _, tt := range tests {
-		if got := bindHost(tt.in); got != tt.want {
-			t.Errorf("bindHost(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-		if h := bindHost(tt.in); h != "" {
-			if _, err := net.ResolveTCPAddr("tcp", h+":0"); err != nil {
-				t.Errorf("girc could not dial from %q: %v", h, err)
-			}
-		}
-	}
-}
-
 func TestConfigBind(t *testing.T) {
 	tests := []struct {
 		bind string
@@ -43,18 +23,18 @@ func TestConfigBind(t *testing.T) {
 	}
 }
 
-// TestServerPasswordAndBind hands the network's PASS and bind address to girc.
+// TestServerPasswordAndBind hands the network's PASS and bind address to the connection.
 func TestServerPasswordAndBind(t *testing.T) {
 	f := newFake(t)
 	f.tr.cfg.Networks[0].ServerPassword = "s3cret pass"
 	f.tr.cfg.Networks[0].Bind = "2001:db8::10"
 	f.send(`<presence from='` + alicePhone + `' to='` + roomJID + `/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
 	fc := f.conn()
-	if got := fc.c.Config.ServerPass; got != "s3cret pass" {
-		t.Errorf("girc ServerPass = %q", got)
+	if got := fc.c.Config().Pass; got != "s3cret pass" {
+		t.Errorf("connection's PASS = %q", got)
 	}
-	if got := fc.c.Config.Bind; got != "[2001:db8::10]" {
-		t.Errorf("girc Bind = %q", got)
+	if got := fc.c.Config().Bind; got != "2001:db8::10" {
+		t.Errorf("connection's Bind = %q", got)
 	}
 }
 

@@ -3,12 +3,16 @@ package irc
 import (
 	"context"
 	"crypto/tls"
+	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"xgate/mapping"
 
 	"github.com/lrstanley/girc"
+
+	"xgate/mapping"
+	"xgate/transports/irc/ircconn"
 )
 
 // reconnectMin and reconnectMax bound the backoff after a lost connection.
@@ -26,8 +30,8 @@ type session struct {
 	host string // as in the user's addresses
 	net  Network
 
-	client    *girc.Client                // the current connection (user goroutine)
-	clientRef atomic.Pointer[girc.Client] // the same, for the writer
+	client    *ircconn.Conn                // the current connection (user goroutine)
+	clientRef atomic.Pointer[ircconn.Conn] // the same, for the writer
 	w         *writer
 	ctx       context.Context // the writer's and the connection's lifetime
 	cancel    context.CancelFunc
@@ -79,33 +83,32 @@ func newSession(u *user, key, host string, n Network, nick string) *session {
 	return s
 }
 
+// ircCaps are the IRCv3 capabilities requested when the server offers them.
+var ircCaps = []string{
+	"account-notify", "account-tag", "away-notify", "cap-notify", "chghost", "echo-message",
+	"extended-join", "invite-notify", "message-tags", "multi-prefix", "server-time", "userhost-in-names",
+}
+
 // connect starts (or restarts) the connection in the background.
 func (s *session) connect() {
-	cfg := girc.Config{
-		Server:      s.net.Host,
-		Port:        s.net.Port,
-		Nick:        s.wantNick,
-		User:        s.net.Username,
-		Name:        s.net.Realname,
-		SSL:         !s.net.Plaintext,
-		AllowFlood:  true, // our writer paces lines
-		Version:     "xgate " + s.u.t.cfg.Version,
-		PingDelay:   60 * time.Second,
-		PingTimeout: 30 * time.Second,
-		DisableSTS:  true,
-		RecoverFunc: girc.DefaultRecoverHandler,
-		// girc asks for server-time, multi-prefix, message-tags, away-notify,
-		// account-tag, chghost, invite-notify and more by itself.
-		SupportedCaps: map[string][]string{"echo-message": nil},
+	cfg := ircconn.Config{
+		Addr:         net.JoinHostPort(s.net.Host, strconv.Itoa(s.net.Port)),
+		Nick:         s.wantNick,
+		User:         s.net.Username,
+		Realname:     s.net.Realname,
+		Pass:         s.net.ServerPassword,
+		Bind:         s.net.Bind,
+		Caps:         ircCaps,
+		PingInterval: 60 * time.Second,
+		PingTimeout:  30 * time.Second,
 	}
-	if s.net.ServerPassword != "" {
-		cfg.ServerPass = s.net.ServerPassword
-	}
-	cfg.Bind = bindHost(s.net.Bind) // "": the system picks the address
-	mech, cert := s.sasl(cfg.SSL)   // PLAIN, EXTERNAL (clientcert.go) or none
+	tlsOn := !s.net.Plaintext
+	mech, cert := s.sasl(tlsOn) // PLAIN, EXTERNAL (clientcert.go) or none
 	cfg.SASL = mech
-	cfg.WebIRC = s.webirc() // zero without a WEBIRC password
-	if cfg.SSL {
+	cfg.WebIRC = s.webirc()       // nil without a WEBIRC password
+	cfg.Dial = s.u.t.identDial(s) // nil without identd (identd.go)
+	cfg.Slot = s.u.t.budget.registering.slot(budgetKey(s.net))
+	if tlsOn {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if s.u.t.cfg.TLSConfig != nil {
 			tc = s.u.t.cfg.TLSConfig.Clone()
@@ -121,13 +124,9 @@ func (s *session) connect() {
 			tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 		}
 		tc.ServerName = s.net.Host
-		cfg.TLSConfig = tc
+		cfg.TLS = tc
 	}
-	c := girc.New(cfg)
-	c.CTCP.Clear(girc.CTCP_SOURCE) // it advertises girc's repository
-	c.Handlers.Add(girc.ALL_EVENTS, func(_ *girc.Client, e girc.Event) {
-		s.u.post(s, ircEvent{s: s, c: c, e: e})
-	})
+	c := ircconn.New(cfg)
 	s.client = c
 	s.registered = false
 	s.saslFailed = ""
@@ -140,25 +139,32 @@ func (s *session) connect() {
 	s.u.t.net.dial(s, c)
 }
 
-// netHooks are how sessions reach the network: the defaults dial with girc;
+// netHooks are how sessions reach the network: the defaults dial for real;
 // unit tests replace them with a fake server.
 type netHooks struct {
 	// dial connects c in the background and posts a closedEvent when the
 	// connection ends.
-	dial func(s *session, c *girc.Client)
+	dial func(s *session, c *ircconn.Conn)
 	// send writes one line on the session's current connection.
 	send func(s *session, e *girc.Event)
 }
 
-func girchooks() netHooks {
+func ircHooks() netHooks {
 	return netHooks{
-		dial: func(s *session, c *girc.Client) {
+		dial: func(s *session, c *ircconn.Conn) {
+			// This goroutine is the connection's only one: it reads, and
+			// hands each line to the user's goroutine (waiting while the
+			// user's queue is full, so TCP slows the server).
 			go func() {
-				err := s.u.t.connectIRC(s, c) // c.Connect(), or identd's dialer
+				err := c.Run(s.ctx, func(e *girc.Event) { s.u.post(s, ircEvent{s: s, c: c, e: *e}) })
 				s.u.post(s, closedEvent{s: s, c: c, err: err})
 			}()
 		},
-		send: func(s *session, e *girc.Event) { s.clientRef.Load().Send(e) },
+		send: func(s *session, e *girc.Event) {
+			if err := s.clientRef.Load().Write(e); err != nil {
+				s.u.t.log.Debug("irc write", "user", s.u.jid, "network", s.displayHost(), "err", err)
+			}
+		},
 	}
 }
 
@@ -166,7 +172,7 @@ func girchooks() netHooks {
 // gone; after a loss every joined resource gets a 332 presence, and the
 // session reconnects with backoff while rooms remain, to rejoin them. A
 // refused SASL login gives every room up with not-authorized instead.
-func (s *session) handleClosed(c *girc.Client, err error) {
+func (s *session) handleClosed(c *ircconn.Conn, err error) {
 	if c != s.client {
 		return
 	}
@@ -240,18 +246,12 @@ func (s *session) remove() {
 	}
 }
 
-// close quits the network with reason and removes the session. The QUIT is
-// written off the user's goroutine (girc's Send may wait).
+// close quits the network with reason and removes the session. The QUIT
+// is written off the user's goroutine (a write may wait for the socket).
 func (s *session) close(reason string) {
 	s.quitting = true
-	c := s.client
 	s.remove()
-	go func() {
-		if c.IsConnected() {
-			c.Quit(reason)
-		}
-		c.Close()
-	}()
+	go s.client.Quit(reason)
 }
 
 // queue sends a line through the writer; false when its queue is full.

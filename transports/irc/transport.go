@@ -91,7 +91,7 @@ func New(cfg Config) (*Transport, error) {
 		life:  life,
 		stop:  stop,
 		users: map[string]*user{},
-		net:   girchooks(),
+		net:   ircHooks(),
 
 		backoffMin: reconnectMin,
 		backoffMax: reconnectMax,
@@ -125,6 +125,20 @@ func (t *Transport) Run(ctx context.Context, up transports.Uplink) error {
 	t.rejoinPersistent()
 	<-ctx.Done()
 	t.stop()
+	// Each user's inbox is closed with a last event that closes its
+	// sessions on its goroutine (waiting events are dropped). A closed
+	// inbox starts no goroutine, and a user created later is refused
+	// (HandleStanza and postUser check life under t.mu), so no wg.Add can
+	// race with Wait.
+	t.mu.Lock()
+	for _, u := range t.users {
+		u.events.close(funcEvent(func() {
+			for _, s := range u.sessions {
+				s.close("xgate is shutting down")
+			}
+		}))
+	}
+	t.mu.Unlock()
 	t.wg.Wait()
 	archStop()
 	<-archDone
@@ -181,16 +195,19 @@ func (t *Transport) HandleStanza(ctx context.Context, st transports.Stanza) bool
 	return true
 }
 
-// retire removes u when it has nothing left to do; it reports whether the
-// user's goroutine may end. HandleStanza posts under the same lock, so no
-// event is lost.
+// retire removes u when it has nothing left to do (its goroutine calls it
+// when u has no session): its inbox is closed if empty, and the goroutine
+// must end. HandleStanza posts under the same lock, so no event is lost: it
+// either queues before (no retirement) or finds u gone (a new user).
 func (t *Transport) retire(u *user) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if u.events.len() > 0 {
+	if !u.events.retire() {
 		return false
 	}
-	delete(t.users, u.jid)
+	if t.users[u.jid] == u {
+		delete(t.users, u.jid)
+	}
 	return true
 }
 
@@ -240,18 +257,15 @@ func splitJID(s string) (local, resource string, ok bool) {
 	return local, res, true
 }
 
-// userLocked returns bare's user, starting its goroutine when it has none.
-// t.mu must be held (retire takes it too, so no event is lost).
+// userLocked returns bare's user, creating it when there is none; the
+// caller posts to it at once (the post starts its goroutine). t.mu must be
+// held (retire takes it too, so no event is lost), and the caller must have
+// checked that life is not over (Run closes the users' inboxes under t.mu).
 func (t *Transport) userLocked(bare string) *user {
 	u, ok := t.users[bare]
 	if !ok {
 		u = newUser(t, bare)
 		t.users[bare] = u
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			u.run()
-		}()
 	}
 	return u
 }

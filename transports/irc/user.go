@@ -9,6 +9,7 @@ import (
 
 	"xgate/mapping"
 	"xgate/transports"
+	"xgate/transports/irc/ircconn"
 )
 
 // Events posted to a user's goroutine.
@@ -21,13 +22,13 @@ type (
 	// ircEvent is a line (or a girc virtual event) from one connection.
 	ircEvent struct {
 		s *session
-		c *girc.Client
+		c *ircconn.Conn
 		e girc.Event
 	}
 	// closedEvent says a connection ended (err nil after a QUIT we sent).
 	closedEvent struct {
 		s   *session
-		c   *girc.Client
+		c   *ircconn.Conn
 		err error
 	}
 	// reconnectEvent says the backoff after a lost connection is over.
@@ -37,7 +38,9 @@ type (
 )
 
 // user is one XMPP user (bare JID) and its IRC sessions, one per network.
-// Everything in it is owned by run's goroutine.
+// Everything in it is owned by "the user's goroutine": the run that drains
+// its inbox. That goroutine is lazy (see inbox): it exists only while events
+// wait, and ownership passes from one run to the next through inbox.mu.
 type user struct {
 	t        *Transport
 	jid      string
@@ -46,27 +49,34 @@ type user struct {
 }
 
 func newUser(t *Transport, bare string) *user {
-	return &user{t: t, jid: bare, events: newInbox(userQueueSize), sessions: map[string]*session{}}
+	u := &user{t: t, jid: bare, sessions: map[string]*session{}}
+	// Called under the inbox's lock: Run's close of the inbox orders this
+	// Add before its Wait (see Transport.Run).
+	u.events = newInbox(userQueueSize, func() {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			u.run()
+		}()
+	})
+	return u
 }
 
-// run processes the user's events in order until the transport stops or the
-// user has no session left.
+// run is the user's goroutine: the inbox starts it when an event arrives
+// while none runs. It handles the events in order and ends when none is
+// left (the next event starts it again), retiring the user when it has no
+// session left either. At shutdown, Run closes the inbox with a last event
+// that closes the sessions.
 func (u *user) run() {
 	for {
-		select {
-		case <-u.t.life.Done():
-			for _, s := range u.sessions {
-				s.close("xgate is shutting down")
-			}
-			return
-		case <-u.events.ready:
-			if ev, ok := u.events.take(); ok {
-				u.handle(ev)
-			}
-		}
 		if len(u.sessions) == 0 && u.t.retire(u) {
 			return
 		}
+		ev, ok := u.events.take()
+		if !ok {
+			return
+		}
+		u.handle(ev)
 	}
 }
 
@@ -203,19 +213,22 @@ func (u *user) removeSession(s *session) {
 	}
 }
 
-// post is how a session's goroutines hand events to the user; it gives up
-// when the session is gone or the transport stops.
+// post is how a session's goroutines hand events to the user, starting the
+// user's goroutine when none runs. It waits while the user's inbox is full,
+// and gives up (the event is dropped) when the session is gone, the
+// transport stops or the inbox is closed.
 func (u *user) post(s *session, ev any) {
 	u.events.put(ev, s.done, u.t.life.Done())
 }
 
-// after posts ev after d, unless the session ends first.
+// after posts ev after d, unless the session ended by then. It is a timer,
+// not a waiting goroutine (one per connected user would cost a stack).
 func (u *user) after(s *session, d time.Duration, ev any) {
-	go func() {
+	time.AfterFunc(d, func() {
 		select {
-		case <-time.After(d):
-			u.post(s, ev)
 		case <-s.done:
+		default:
+			u.post(s, ev)
 		}
-	}()
+	})
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-
-	"github.com/lrstanley/girc"
 )
 
 // defaultWebIRCPrefix holds the users' addresses when the operator sets no
@@ -45,13 +43,13 @@ func (w WebIRC) validate() error {
 //     checked against guessed JIDs), and changes only if the password does;
 //   - the address is the configured prefix with the bits after it taken
 //     from the same HMAC.
-func (s *session) webirc() girc.WebIRC {
+func (s *session) webirc() []string {
 	w := s.net.WebIRC
 	if w.Password == "" {
-		return girc.WebIRC{}
+		return nil
 	}
 	host, addr := webircIdentity(w, s.u.t.cfg.Domain, s.u.jid)
-	return girc.WebIRC{Password: w.Password, Gateway: orText(w.Gateway, "xgate"), Hostname: host, Address: addr}
+	return []string{w.Password, orText(w.Gateway, "xgate"), host, addr}
 }
 
 // webircIdentity derives the host name and address of user (a bare JID).
