@@ -110,7 +110,11 @@ var ErrNotConnected = errors.New("irc: not connected")
 type Conn struct {
 	cfg Config
 
-	mu       sync.Mutex // guards conn, closed, quitting (and serialises writes)
+	// mu guards conn, closed and quitting, briefly: the reader checks them
+	// and must never wait behind a write. wmu serialises writes (a write
+	// may wait for the socket up to writeTimeout).
+	mu       sync.Mutex
+	wmu      sync.Mutex
 	conn     net.Conn
 	closed   bool // Close or Quit was called: Run ends without an error
 	quitting bool
@@ -293,13 +297,17 @@ func (c *Conn) register() error {
 // Write sends one line now. The caller paces (and splits) lines.
 func (c *Conn) Write(e *girc.Event) error {
 	b := append(e.Bytes(), '\r', '\n')
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == nil || (c.closed && !c.quitting) {
+	conn := c.conn
+	ok := conn != nil && (!c.closed || c.quitting)
+	c.mu.Unlock()
+	if !ok {
 		return ErrNotConnected
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.conn.Write(b); err != nil {
+	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := conn.Write(b); err != nil {
 		return fmt.Errorf("irc: write %s: %w", e.Command, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,4 +388,41 @@ func TestSlotWaitEnds(t *testing.T) {
 	if err := result(t, done); err != nil {
 		t.Fatalf("Run = %v after its context ended while waiting for a slot, want nil", err)
 	}
+}
+
+// TestReadWhileWriteBlocked: a write waiting for the socket (the server
+// does not read) does not stop the reader: lines still arrive.
+func TestReadWhileWriteBlocked(t *testing.T) {
+	s, c, lines, _ := start(t, Config{Nick: "alice"})
+	s.expect("CAP LS 302", "NICK alice", "USER alice 0 * alice")
+	s.send(":srv 001 alice :Welcome")
+	next(t, lines)
+	// Fill the socket buffers: the server stops reading, and the writer
+	// ends up waiting (its count stops moving).
+	big := &girc.Event{Command: "PRIVMSG", Params: []string{"x", strings.Repeat("a", 4000)}}
+	var written atomic.Int64
+	go func() {
+		for c.Write(big) == nil {
+			written.Add(1)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for last := int64(-1); ; {
+		time.Sleep(50 * time.Millisecond) // polling the count, not synchronising
+		n := written.Load()
+		if n == last && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never blocked")
+		}
+		last = n
+	}
+	for i := range 3 {
+		s.send(":bob PRIVMSG alice :ping " + string(rune('0'+i)))
+		if e := next(t, lines); !strings.HasPrefix(e.Last(), "ping ") {
+			t.Fatalf("line %d: %q", i, e.Last())
+		}
+	}
+	c.Close()
 }
