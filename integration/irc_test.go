@@ -159,6 +159,15 @@ func TestIRC(t *testing.T) {
 		if m.ChildText("subject") != "new topic" {
 			t.Errorf("topic: %s", m)
 		}
+		// +t and alice is no operator: her subject change is refused with
+		// the server's text.
+		bob.Send(t, "MODE #test +t")
+		bob.Expect(t, wait, "MODE #test +t")
+		alice.Send(t, "<message type='groupchat' id='subj1' to='"+room+"'><subject>from xmpp</subject></message>")
+		e := alice.Expect(t, wait, harness.All(harness.Name("message"), harness.ID("subj1"), harness.Type("error")))
+		if e.Child("error") == nil || e.Child("error").Child("forbidden") == nil || !strings.Contains(e.Child("error").ChildText("text"), "#test") {
+			t.Errorf("refused subject change: %s", e)
+		}
 	})
 
 	t.Run("private messages", func(t *testing.T) {
@@ -233,6 +242,13 @@ func TestIRC(t *testing.T) {
 			t.Errorf("role moderator: %s", r)
 		}
 		bob.Expect(t, wait, "MODE #test +h carol")
+		// An operator now: the server's TOPIC confirms her subject.
+		alice.Send(t, "<message type='groupchat' id='subj2' to='"+room+"'><subject>set from xmpp</subject></message>")
+		bob.Expect(t, wait, "TOPIC #test :set from xmpp")
+		m := alice.Expect(t, wait, harness.All(harness.Name("message"), harness.From(room+"/alice"), harness.HasChild("subject")))
+		if m.ChildText("subject") != "set from xmpp" {
+			t.Errorf("subject confirmation: %s", m)
+		}
 		p = alice.Expect(t, wait, harness.Presence(room+"/carol", ""))
 		if it := p.ChildNS(nsMUCUser, "x").Child("item"); it.Attr("role") != "moderator" {
 			t.Errorf("carol +h: %s", p)

@@ -100,6 +100,9 @@ func (s *session) handleIRC(c *ircconn.Conn, e girc.Event) {
 					return s.stamp(messageEl(r.occupantJID(nick), to, "groupchat", s.u.t.newID()).add(textEl("subject", r.topic)), e)
 				})
 			}
+			if s.isMe(nick) && len(r.admin) > 0 && r.admin[0].Name == "message" {
+				s.adminDone(r, "", "") // our topic change is confirmed
+			}
 		}
 	case "CAP": // nick ACK :caps
 		if p(1) == "ACK" {

@@ -154,6 +154,9 @@ func (s *session) adminDone(r *room, condition, text string) {
 		s.u.t.replyError(st, condition, text)
 		return
 	}
+	if st.Name != "iq" {
+		return // a topic change: the subject broadcast was its answer
+	}
 	s.u.send(elem("", "iq", "from", st.To, "to", st.From, "type", "result", "id", st.ID))
 }
 

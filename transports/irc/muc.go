@@ -157,7 +157,7 @@ func (u *user) handleMessage(ev stanzaEvent, m *inStanza) {
 			return
 		}
 		if m.Subject != nil && body == "" {
-			s.queue("TOPIC", r.name, m.Subject.Text)
+			s.setTopic(st, r, m.Subject.Text)
 			return
 		}
 		if body == "" {
@@ -211,4 +211,23 @@ func (s *session) say(target, body string) (n int, ok bool) {
 		n++
 	}
 	return n, true
+}
+
+// setTopic asks the server to change r's topic. The server's TOPIC, sent
+// to every member, confirms it: every joined resource gets the subject
+// (events.go). A refusal (482, +t without operator status) answers st
+// with a message error carrying the server's text. An unchanged topic is
+// confirmed at once: servers may ignore it silently.
+func (s *session) setTopic(st transports.Stanza, r *room, text string) {
+	if text == r.topic {
+		r.broadcast(s, func(to string) *el {
+			return messageEl(r.occupantJID(orText(r.topicBy, s.nick)), to, "groupchat", s.u.t.newID()).add(textEl("subject", r.topic))
+		})
+		return
+	}
+	if !s.queue("TOPIC", r.name, text) {
+		s.u.t.replyError(st, "resource-constraint", "too many lines are waiting for "+s.displayHost()+"; try again in a moment")
+		return
+	}
+	r.admin = append(r.admin, st) // answered like a muc#admin request
 }

@@ -23,7 +23,7 @@ type room struct {
 	rejoin map[string]bool
 	// echoes are our messages waiting for the server's echo (echo-message),
 	// oldest first; admin the muc#admin requests waiting for their MODE or
-	// KICK.
+	// KICK, and the subject changes waiting for their TOPIC.
 	echoes []pendingEcho
 	admin  []transports.Stanza
 
