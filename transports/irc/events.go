@@ -104,10 +104,15 @@ func (s *session) handleIRC(c *ircconn.Conn, e girc.Event) {
 				s.adminDone(r, "", "") // our topic change is confirmed
 			}
 		}
-	case "CAP": // nick ACK :caps
-		if p(1) == "ACK" {
+	case "CAP": // nick ACK|DEL :caps
+		switch p(1) {
+		case "ACK":
 			for _, c := range strings.Fields(p(2)) {
 				s.caps[strings.TrimPrefix(c, "-")] = !strings.HasPrefix(c, "-")
+			}
+		case "DEL": // cap-notify: the server withdrew them
+			for _, c := range strings.Fields(p(2)) {
+				delete(s.caps, c)
 			}
 		}
 	case girc.MODE:

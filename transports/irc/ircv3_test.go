@@ -326,6 +326,19 @@ func TestEchoRefused(t *testing.T) {
 	f.quiet(fc)
 }
 
+// TestCapDel: a capability the server withdraws (cap-notify CAP DEL) is
+// no longer relied on: without echo-message, reflections are immediate.
+func TestCapDel(t *testing.T) {
+	f, fc := joined(t)
+	f.recv(fc, ":srv CAP alice ACK :echo-message", ":srv CAP alice DEL :echo-message")
+	f.send(`<message from='` + alicePhone + `' to='` + roomJID + `' type='groupchat' id='d1'><body>hi</body></message>`)
+	f.expectLine("PRIVMSG #chan hi")
+	m := f.expect("reflection", isMessage(roomJID+"/alice", alicePhone))
+	if m.attr("id") != "d1" {
+		t.Fatalf("reflection: %s", m)
+	}
+}
+
 // TestAwayAtJoin: with away-notify, the join asks WHO, and users flagged
 // away ("G") are shown away at once.
 func TestAwayAtJoin(t *testing.T) {
