@@ -1,6 +1,7 @@
 package irc
 
 import (
+	"crypto/x509"
 	"fmt"
 	"os"
 	"runtime"
@@ -17,7 +18,8 @@ import (
 // each join a channel of a real ngircd (one connection each), and the Go
 // heap, stacks and goroutines are compared before and after. It runs only
 // with XGATE_IRC_MEM=N (e.g. 200); XGATE_IRC_MEM_PROFILE=file writes a heap
-// profile with everything joined.
+// profile with everything joined; XGATE_IRC_MEM_TLS=1 connects over TLS to
+// InspIRCd instead.
 func TestIRCMemoryPerUser(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("XGATE_IRC_MEM"))
 	if n <= 0 {
@@ -28,10 +30,22 @@ func TestIRCMemoryPerUser(t *testing.T) {
 		runtime.MemProfileRate = 1
 		t.Cleanup(func() { runtime.MemProfileRate = old })
 	}
-	srv := harness.StartNgircdWith(t, harness.NgircdOptions{NoFloodLimits: true})
-	tr, err := New(Config{Domain: fakeDomain, Version: "1.0-test", Networks: []Network{
-		{Host: srv.Host, Port: srv.Port, Plaintext: true, Burst: 1000, Interval: time.Millisecond},
-	}})
+	network := Network{Burst: 1000, Interval: time.Millisecond}
+	if os.Getenv("XGATE_IRC_MEM_TLS") != "" {
+		// TLS connections to InspIRCd (its CA trusted).
+		srv := harness.StartInspIRCdTLS(t)
+		pem, err := os.ReadFile(srv.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		network.Host, network.Port, network.RootCAs = srv.Host, srv.TLSPort, pool
+	} else {
+		srv := harness.StartNgircdWith(t, harness.NgircdOptions{NoFloodLimits: true})
+		network.Host, network.Port, network.Plaintext = srv.Host, srv.Port, true
+	}
+	tr, err := New(Config{Domain: fakeDomain, Version: "1.0-test", Networks: []Network{network}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +69,7 @@ func TestIRCMemoryPerUser(t *testing.T) {
 	before := memSnapshot()
 	for i := range n {
 		f.send(fmt.Sprintf(`<presence from="u%d@localhost/r" to="#mem%d%%%s@%s/u%d"><x xmlns="http://jabber.org/protocol/muc"/></presence>`,
-			i, i, srv.Host, fakeDomain, i))
+			i, i, network.Host, fakeDomain, i))
 	}
 	deadline := time.After(60 * time.Second)
 	for i := range n {
