@@ -84,10 +84,8 @@ func newSession(u *user, key, host string, n Network, nick string) *session {
 }
 
 // ircCaps are the IRCv3 capabilities requested when the server offers them.
-var ircCaps = []string{
-	"account-notify", "account-tag", "away-notify", "cap-notify", "chghost", "echo-message",
-	"extended-join", "invite-notify", "message-tags", "multi-prefix", "server-time", "userhost-in-names",
-}
+const ircCaps = "account-notify account-tag away-notify cap-notify chghost echo-message " +
+	"extended-join invite-notify message-tags multi-prefix server-time userhost-in-names"
 
 // connect starts (or restarts) the connection in the background.
 func (s *session) connect() {
@@ -98,7 +96,7 @@ func (s *session) connect() {
 		Realname:     s.net.Realname,
 		Pass:         s.net.ServerPassword,
 		Bind:         s.net.Bind,
-		Caps:         ircCaps,
+		Caps:         strings.Fields(ircCaps),
 		PingInterval: 60 * time.Second,
 		PingTimeout:  30 * time.Second,
 	}
