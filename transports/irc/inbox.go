@@ -37,13 +37,6 @@ func newInbox(max int, start func()) *inbox {
 	return &inbox{max: max, start: start}
 }
 
-// len is the number of waiting events.
-func (in *inbox) len() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.q) - in.head
-}
-
 // tryPut queues ev unless the inbox is full or closed; it never waits.
 func (in *inbox) tryPut(ev any) bool {
 	in.mu.Lock()

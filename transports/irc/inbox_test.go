@@ -477,3 +477,10 @@ func TestRunShutdown(t *testing.T) {
 		t.Errorf("%d users left after shutdown", n)
 	}
 }
+
+// len is the number of waiting events (tests observe it).
+func (in *inbox) len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.q) - in.head
+}

@@ -126,7 +126,6 @@ type Conn struct {
 	registered bool
 	nick       string // the nick tried during registration
 	offered    map[string]string
-	saslMechs  string
 	pending    int // CAP REQs not answered yet
 	capEnded   bool
 	pinged     bool
@@ -386,11 +385,11 @@ func (c *Conn) readLine(conn net.Conn) (string, error) {
 		if err == nil {
 			continue
 		}
+		if c.isClosed() {
+			return "", err // Close or Quit: Run returns nil
+		}
 		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() || c.isClosed() {
-			if c.isClosed() {
-				return "", err
-			}
+		if !errors.As(err, &ne) || !ne.Timeout() {
 			return "", fmt.Errorf("read: %w", err)
 		}
 		if !c.registered {
@@ -410,19 +409,15 @@ func (c *Conn) readLine(conn net.Conn) (string, error) {
 // armIdle moves the read deadline to PingInterval from now, at most once
 // a second (a deadline is a timer update).
 func (c *Conn) armIdle(conn net.Conn) {
-	if !c.registered || c.pinged || c.isQuitting() {
+	if !c.registered || c.pinged {
 		return
 	}
-	if now := time.Now(); now.Sub(c.armed) >= time.Second {
-		_ = conn.SetReadDeadline(now.Add(c.cfg.PingInterval))
-		c.armed = now
+	now := time.Now()
+	if now.Sub(c.armed) < time.Second || c.isClosed() {
+		return // recently armed, or Quit's deadline must stand
 	}
-}
-
-func (c *Conn) isQuitting() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.quitting
+	_ = conn.SetReadDeadline(now.Add(c.cfg.PingInterval))
+	c.armed = now
 }
 
 // protocol handles what the connection answers itself: PING, the
